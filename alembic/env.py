@@ -1,0 +1,54 @@
+"""Alembic environment: runs GridHub's migrations on its async engine (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.engine import Connection
+
+from alembic import context
+from hub.config import Settings
+from hub.storage import models  # noqa: F401 - registers every table on the metadata
+from hub.storage.base import Base
+from hub.storage.session import create_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _database_url() -> str:
+    return config.attributes.get("database_url") or Settings().database_url
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async() -> None:
+    engine = create_engine(_database_url())
+    async with engine.connect() as connection:
+        await connection.run_sync(_configure)
+    await engine.dispose()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+    else:
+        asyncio.run(_run_async())
+
+
+if context.is_offline_mode():
+    context.configure(url=_database_url(), target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    run_migrations_online()
