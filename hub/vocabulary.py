@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class GridLevel(str, Enum):
+class GridLevel(StrEnum):
     DISTRICT = "DISTRICT"
     STREET = "STREET"  # 一级网格
     COMMUNITY = "COMMUNITY"  # 二级网格
     BUILDING = "BUILDING"  # 三级网格
 
 
-class GridPost(str, Enum):
+class GridPost(StrEnum):
     """Posts on a grid's responsibility board (责任牌)."""
 
     GRID_CHIEF = "GRID_CHIEF"  # 网格长
@@ -23,7 +23,7 @@ class GridPost(str, Enum):
     POLICY_ADVISOR = "POLICY_ADVISOR"  # 政策咨询员
 
 
-class MemberKind(str, Enum):
+class MemberKind(StrEnum):
     CADRE = "CADRE"  # 干部
     COMMUNITY_WORKER = "COMMUNITY_WORKER"  # 社区工作者
     VOLUNTEER = "VOLUNTEER"  # 志愿者
@@ -31,12 +31,12 @@ class MemberKind(str, Enum):
     RETIREE = "RETIREE"  # 退休人员
 
 
-class Gender(str, Enum):
+class Gender(StrEnum):
     MALE = "MALE"
     FEMALE = "FEMALE"
 
 
-class ResidentTag(str, Enum):
+class ResidentTag(StrEnum):
     ELDERLY_ALONE = "ELDERLY_ALONE"  # 独居老人
     DISABLED = "DISABLED"  # 残疾人
     LOW_INCOME = "LOW_INCOME"  # 低收入
@@ -45,19 +45,19 @@ class ResidentTag(str, Enum):
     MIGRANT = "MIGRANT"  # 流动人口
 
 
-class ContractStatus(str, Enum):
+class ContractStatus(StrEnum):
     ACTIVE = "ACTIVE"
     EXPIRED = "EXPIRED"
     TERMINATED = "TERMINATED"
 
 
-class ConditionStatus(str, Enum):
+class ConditionStatus(StrEnum):
     MANAGED = "MANAGED"
     UNMANAGED = "UNMANAGED"
     RESOLVED = "RESOLVED"
 
 
-class InsuranceType(str, Enum):
+class InsuranceType(StrEnum):
     PENSION = "PENSION"  # 养老保险
     MEDICAL = "MEDICAL"  # 医疗保险
     UNEMPLOYMENT = "UNEMPLOYMENT"  # 失业保险
@@ -65,30 +65,30 @@ class InsuranceType(str, Enum):
     MATERNITY = "MATERNITY"  # 生育保险
 
 
-class InsuranceScheme(str, Enum):
+class InsuranceScheme(StrEnum):
     EMPLOYEE = "EMPLOYEE"  # 城镇职工
     RESIDENT = "RESIDENT"  # 城乡居民
 
 
-class EnrollmentStatus(str, Enum):
+class EnrollmentStatus(StrEnum):
     ACTIVE = "ACTIVE"
     SUSPENDED = "SUSPENDED"
     TERMINATED = "TERMINATED"
 
 
-class AssistanceType(str, Enum):
+class AssistanceType(StrEnum):
     SUBSISTENCE_ALLOWANCE = "SUBSISTENCE_ALLOWANCE"  # 低保
     EXTREME_POVERTY = "EXTREME_POVERTY"  # 特困供养
     DISABILITY_ALLOWANCE = "DISABILITY_ALLOWANCE"  # 残疾人两项补贴
 
 
-class GrantStatus(str, Enum):
+class GrantStatus(StrEnum):
     ACTIVE = "ACTIVE"
     SUSPENDED = "SUSPENDED"
     ENDED = "ENDED"
 
 
-class SchoolStage(str, Enum):
+class SchoolStage(StrEnum):
     PRESCHOOL = "PRESCHOOL"  # 学前
     PRIMARY = "PRIMARY"  # 小学
     JUNIOR_SECONDARY = "JUNIOR_SECONDARY"  # 初中
@@ -96,7 +96,7 @@ class SchoolStage(str, Enum):
     VOCATIONAL = "VOCATIONAL"  # 中职
 
 
-class SchoolStatus(str, Enum):
+class SchoolStatus(StrEnum):
     ENROLLED = "ENROLLED"
     SUSPENDED = "SUSPENDED"
     TRANSFERRED = "TRANSFERRED"
@@ -104,12 +104,12 @@ class SchoolStatus(str, Enum):
     DROPPED_OUT = "DROPPED_OUT"
 
 
-class RegistrationType(str, Enum):
+class RegistrationType(StrEnum):
     FAMILY = "FAMILY"  # 家庭户
     COLLECTIVE = "COLLECTIVE"  # 集体户
 
 
-class HouseholdRelation(str, Enum):
+class HouseholdRelation(StrEnum):
     HEAD = "HEAD"  # 户主
     SPOUSE = "SPOUSE"
     CHILD = "CHILD"
@@ -118,19 +118,19 @@ class HouseholdRelation(str, Enum):
     OTHER = "OTHER"
 
 
-class RegistrationStatus(str, Enum):
+class RegistrationStatus(StrEnum):
     ACTIVE = "ACTIVE"
     MOVED_OUT = "MOVED_OUT"
     CANCELLED = "CANCELLED"
 
 
-class PermitStatus(str, Enum):
+class PermitStatus(StrEnum):
     VALID = "VALID"
     EXPIRED = "EXPIRED"
     REVOKED = "REVOKED"
 
 
-class PersonFlagType(str, Enum):
+class PersonFlagType(StrEnum):
     """Police attention categories; sensitive, visible only with `police:sensitive`."""
 
     COMMUNITY_CORRECTION = "COMMUNITY_CORRECTION"  # 社区矫正
@@ -138,3 +138,12 @@ class PersonFlagType(str, Enum):
     MENTAL_HEALTH_RISK = "MENTAL_HEALTH_RISK"  # 严重精神障碍
     RELEASED_PRISONER = "RELEASED_PRISONER"  # 刑满释放
     PETITIONER = "PETITIONER"  # 重点信访
+
+
+class Department(StrEnum):
+    """The department systems that feed the hub."""
+
+    HEALTH = "HEALTH"
+    SOCIAL_SECURITY = "SOCIAL_SECURITY"
+    EDUCATION = "EDUCATION"
+    POLICE = "POLICE"

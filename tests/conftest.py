@@ -6,20 +6,30 @@ Makefile's PostgreSQL half starts a throwaway cluster and sets it).
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
 
+from hub.app import create_app
 from hub.config import Settings
+from hub.identity import make_id_number
 from hub.storage import migrations
 from hub.storage.base import Base
+from hub.storage.models import Grid, Resident, SourceRecord
 from hub.storage.session import create_engine, create_sessionmaker
+from hub.vocabulary import Gender, GridLevel
 
 POSTGRES_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 
@@ -85,5 +95,123 @@ async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 
 @pytest.fixture
-def is_postgres() -> Iterator[bool]:
-    yield bool(POSTGRES_URL)
+def is_postgres() -> bool:
+    return bool(POSTGRES_URL)
+
+
+# --- a small world built by factories --------------------------------------------------------
+
+DISTRICT = "410105"
+
+
+@dataclass
+class World:
+    """Factories that insert rows directly, for tests that need a precise handful of them."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def add(self, *rows: Base) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            session.add_all(rows)
+
+    async def grid(self, code: str, *, name: str | None = None, parent: Grid | None = None) -> Grid:
+        levels = {6: GridLevel.DISTRICT, 9: GridLevel.STREET, 12: GridLevel.COMMUNITY}
+        grid = Grid(
+            code=code,
+            name=name or f"网格{code}",
+            level=levels.get(len(code), GridLevel.BUILDING),
+            parent_code=parent.code if parent else None,
+            path=f"{parent.path if parent else ''}{code}/",
+        )
+        await self.add(grid)
+        return grid
+
+    async def tree(self) -> dict[str, Grid]:
+        """District → 2 streets → 1 community each → 2 buildings each."""
+        grids = {DISTRICT: await self.grid(DISTRICT, name="金水区")}
+        for street in ("001", "002"):
+            s = await self.grid(DISTRICT + street, parent=grids[DISTRICT])
+            c = await self.grid(s.code + "001", parent=s)
+            grids[s.code], grids[c.code] = s, c
+            for building in ("001", "002"):
+                b = await self.grid(c.code + building, parent=c)
+                grids[b.code] = b
+        return grids
+
+    async def resident(self, grid: Grid, **overrides: Any) -> Resident:
+        n = next(self.sequence)
+        birth = overrides.pop("birth_date", date(1980, 1, 1) + timedelta(days=n))
+        gender = overrides.pop("gender", Gender.MALE if n % 2 else Gender.FEMALE)
+        sequence = (n * 2 + (1 if gender is Gender.MALE else 0)) % 1000
+        values: dict[str, Any] = {
+            "id": f"r-{n:06d}",
+            "id_number": make_id_number(region=DISTRICT, birth_date=birth, sequence=sequence),
+            "name": f"居民{n}",
+            "gender": gender,
+            "birth_date": birth,
+            "phone": f"1380000{n:04d}",
+            "address": f"{grid.name}{n}室",
+            "grid_code": grid.code,
+            "grid_path": grid.path,
+        }
+        values.update(overrides)
+        resident = Resident(**values)
+        await self.add(resident)
+        return resident
+
+    async def record(self, model: type[SourceRecord], resident: Resident, **values: Any) -> Any:
+        n = next(self.sequence)
+        record = model(
+            resident_id=resident.id,
+            source=values.pop("source", "test"),
+            source_record_id=values.pop("source_record_id", f"rec-{n}"),
+            source_updated_at=values.pop("source_updated_at", datetime(2025, 1, 1, tzinfo=UTC)),
+            **values,
+        )
+        await self.add(record)
+        return record
+
+
+@pytest.fixture
+def world(sessionmaker: async_sessionmaker[AsyncSession]) -> World:
+    return World(sessionmaker)
+
+
+# --- the hub in process ----------------------------------------------------------------------
+
+
+@dataclass
+class GraphQLClient:
+    """Posts GraphQL documents to the in-process hub and returns the decoded response."""
+
+    http: httpx.AsyncClient
+    path: str = "/graphql"
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, *, path: str | None = None
+    ) -> dict[str, Any]:
+        body = {"query": query, "variables": variables or {}}
+        response = await self.http.post(path or self.path, json=body)
+        assert response.headers["content-type"].startswith("application/json"), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    app = create_app(settings)
+    yield app
+    await app.state.engine.dispose()
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)

@@ -23,6 +23,7 @@ from hub.vocabulary import (
     AssistanceType,
     ConditionStatus,
     ContractStatus,
+    Department,
     EnrollmentStatus,
     Gender,
     GrantStatus,
@@ -133,11 +134,11 @@ class SourceRecord(Base):
     ingested_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     @declared_attr
-    def resident_id(cls) -> Mapped[str]:  # noqa: N805 - SQLAlchemy declared_attr takes the class
+    def resident_id(cls) -> Mapped[str]:
         return mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
 
     @declared_attr.directive
-    def __table_args__(cls) -> tuple[UniqueConstraint]:  # noqa: N805
+    def __table_args__(cls) -> tuple[UniqueConstraint]:
         return (UniqueConstraint("source", "source_record_id"),)
 
 
@@ -277,3 +278,13 @@ DEPARTMENT_RECORD_MODELS: tuple[type[SourceRecord], ...] = (
     ResidencePermit,
     PersonFlag,
 )
+
+DEPARTMENT_MODELS: dict[Department, tuple[type[SourceRecord], ...]] = {
+    Department.HEALTH: (FamilyDoctorContract, Vaccination, ChronicCondition),
+    Department.SOCIAL_SECURITY: (InsuranceEnrollment, AssistanceGrant),
+    Department.EDUCATION: (SchoolEnrollment,),
+    Department.POLICE: (HouseholdRegistration, ResidencePermit, PersonFlag),
+}
+
+# Record types whose mere existence is sensitive; they never appear in provenance summaries.
+SENSITIVE_MODELS: frozenset[type[SourceRecord]] = frozenset({ChronicCondition, PersonFlag})

@@ -1,0 +1,202 @@
+"""The `hub` command line: serve, migrate, seed, demo, export the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.config import Settings
+from hub.storage import migrations
+
+app = typer.Typer(help="GridHub: cross-department data sharing for grid-based governance.")
+db_app = typer.Typer(help="Database migrations.")
+schema_app = typer.Typer(help="The GraphQL schema.")
+app.add_typer(db_app, name="db")
+app.add_typer(schema_app, name="schema")
+
+console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+class Scale(StrEnum):
+    small = "small"
+    jinshui = "jinshui"
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed as one line, exit status 1."""
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except (CommandError, SQLAlchemyError, OSError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        console.print(f"[red]error:[/red] {reason}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    if settings.database_url.startswith("sqlite") and "///./" in settings.database_url:
+        Path(settings.database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Migrate the database (HUB_DATABASE_URL) up to REVISION; never loses data."""
+    with _one_line_errors():
+        settings = _settings()
+        migrations.upgrade(settings.database_url, revision)
+        console.print(f"database at {revision}: {settings.database_url}", highlight=False)
+
+
+@app.command()
+def seed(
+    residents: Annotated[int | None, typer.Option(min=0, help="Residents to generate.")] = None,
+    scale: Annotated[
+        Scale, typer.Option(help="small: one street; jinshui: 9/107/7,679.")
+    ] = Scale.small,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same district.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Generate a synthetic district (grid, boards, households, residents, records)."""
+    with _one_line_errors():
+        settings = _settings()
+        migrations.upgrade(settings.database_url)
+        summary = _run_seed(settings, scale=scale.value, residents=residents, seed=seed)
+        if as_json:
+            _print_json(dataclasses.asdict(summary))
+        else:
+            console.print(summary.describe(), highlight=False)
+
+
+def _run_seed(
+    settings: Settings, *, scale: Literal["small", "jinshui"], residents: int | None, seed: int
+) -> Any:
+    from hub.demo.seed import SeedError, seed_district
+    from hub.storage.session import create_engine
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            with _progress("seeding residents") as update:
+                return await seed_district(
+                    engine,
+                    scale=scale,
+                    residents=residents,
+                    seed=seed,
+                    progress=update,
+                )
+        except SeedError as error:
+            raise CommandError(str(error)) from error
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Any]:
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (HUB_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (HUB_PORT).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the hub over HTTP (GraphQL, subgraphs, health checks)."""
+    settings = _settings()
+    uvicorn.run(
+        "hub.asgi:create_app_from_environment",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@app.command()
+def demo(
+    residents: Annotated[int, typer.Option(min=1, help="Residents in the demo district.")] = 2000,
+    port: Annotated[int | None, typer.Option(help="Port (HUB_PORT).")] = None,
+) -> None:
+    """Migrate, build the demo district if the database is empty, and serve with GraphiQL."""
+    with _one_line_errors():
+        settings = _settings()
+        migrations.upgrade(settings.database_url)
+        if not _has_district(settings):
+            _run_seed(settings, scale="small", residents=residents, seed=0)
+    url = f"http://{settings.host}:{port or settings.port}/graphql"
+    console.print(f"GraphiQL: {url}", highlight=False)
+    serve(host=None, port=port, workers=1)
+
+
+def _has_district(settings: Settings) -> bool:
+    from sqlalchemy import func, select
+
+    from hub.storage.models import Grid
+    from hub.storage.session import create_engine
+
+    async def run() -> bool:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as connection:
+                count = await connection.scalar(select(func.count()).select_from(Grid))
+                return bool(count)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@schema_app.command("export")
+def schema_export(
+    out: Annotated[Path | None, typer.Option(help="Directory (default: schema/sdl).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the unified and subgraph SDLs (schema/sdl/*.graphql)."""
+    from schema.export import SDL_DIR, export
+
+    with _one_line_errors():
+        written = export(out or SDL_DIR)
+    if as_json:
+        _print_json([str(path) for path in written])
+    else:
+        for path in written:
+            console.print(f"wrote {path}", highlight=False)

@@ -1,0 +1,43 @@
+"""The strawberry ASGI app bound to GridHub: builds each request's context, answers in orjson."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.schema import BaseSchema
+
+from hub.clock import local_today
+from hub.config import Settings
+from schema.context import Caller, Context, RequestDatabase
+
+
+class HubGraphQL(GraphQL[Context, None]):
+    """One GraphQL endpoint (the unified schema or a subgraph) over the hub's database."""
+
+    def __init__(self, schema: BaseSchema, *, settings: Settings, engine: AsyncEngine) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=True,
+        )
+        self.settings = settings
+        self.engine = engine
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        return Context(
+            database=RequestDatabase(self.engine),
+            caller=Caller(),
+            today=local_today(),
+            max_page_size=self.settings.max_page_size,
+        )
+
+    def encode_json(self, data: Any) -> bytes:
+        return orjson.dumps(data)

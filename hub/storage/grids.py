@@ -1,0 +1,98 @@
+"""Grid tree queries; subtrees are ranges over the materialised path, so they use its index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, SQLColumnExpression, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.storage.models import Grid, GridMember, Resident
+from hub.vocabulary import GridLevel
+
+
+def path_upper_bound(path: str) -> str:
+    """The first string after every path that starts with `path` (paths end in '/', '/' + 1 is '0')."""
+    return path[:-1] + "0"
+
+
+def in_subtree(
+    column: SQLColumnExpression[str], path: str | SQLColumnExpression[str]
+) -> ColumnElement[bool]:
+    """`column` lies in the subtree rooted at `path` (the root included)."""
+    if isinstance(path, str):
+        return and_(column >= path, column < path_upper_bound(path))
+    upper = func.substr(path, 1, func.length(path) - 1).concat("0")
+    return and_(column >= path, column < upper)
+
+
+async def get_grid(connection: AsyncConnection, *, code: str) -> Row[Any] | None:
+    result = await connection.execute(select(Grid.__table__).where(Grid.code == code))
+    return result.first()
+
+
+async def list_grids(
+    connection: AsyncConnection,
+    *,
+    level: GridLevel | None = None,
+    parent_code: str | None = None,
+    within_path: str | None = None,
+) -> Sequence[Row[Any]]:
+    query = select(Grid.__table__).order_by(Grid.path)
+    if level is not None:
+        query = query.where(Grid.level == level)
+    if parent_code is not None:
+        query = query.where(Grid.parent_code == parent_code)
+    if within_path is not None:
+        query = query.where(in_subtree(Grid.path, within_path))
+    return (await connection.execute(query)).all()
+
+
+async def grids_by_code(connection: AsyncConnection, codes: Sequence[str]) -> dict[str, Row[Any]]:
+    rows = await connection.execute(select(Grid.__table__).where(Grid.code.in_(codes)))
+    return {row.code: row for row in rows}
+
+
+async def children_by_parent(
+    connection: AsyncConnection, parent_codes: Sequence[str]
+) -> dict[str, list[Row[Any]]]:
+    query = select(Grid.__table__).where(Grid.parent_code.in_(parent_codes)).order_by(Grid.code)
+    children: dict[str, list[Row[Any]]] = {code: [] for code in parent_codes}
+    for row in await connection.execute(query):
+        children[row.parent_code].append(row)
+    return children
+
+
+async def members_by_grid(
+    connection: AsyncConnection, grid_codes: Sequence[str]
+) -> dict[str, list[Row[Any]]]:
+    query = (
+        select(GridMember.__table__)
+        .where(GridMember.grid_code.in_(grid_codes))
+        .order_by(GridMember.grid_code, GridMember.id)
+    )
+    members: dict[str, list[Row[Any]]] = {code: [] for code in grid_codes}
+    for row in await connection.execute(query):
+        members[row.grid_code].append(row)
+    return members
+
+
+async def resident_counts(
+    connection: AsyncConnection, paths: Sequence[str], *, within_path: str | None = None
+) -> dict[str, int]:
+    """Residents in each subtree, in one query (a range join on the path index)."""
+    grid = Grid.__table__.alias("g")
+    condition = in_subtree(Resident.grid_path, grid.c.path)
+    if within_path is not None:
+        condition = and_(condition, in_subtree(Resident.grid_path, within_path))
+    query = (
+        select(grid.c.path, func.count(Resident.id))
+        .select_from(grid.join(Resident, condition))
+        .where(grid.c.path.in_(paths))
+        .group_by(grid.c.path)
+    )
+    counts = dict.fromkeys(paths, 0)
+    for path, count in await connection.execute(query):
+        counts[path] = count
+    return counts

@@ -1,0 +1,187 @@
+"""Resident queries: lookups, filtered pages and counts, always confined to a grid subtree."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, exists, func, literal, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.storage.grids import in_subtree
+from hub.storage.models import (
+    DEPARTMENT_MODELS,
+    SENSITIVE_MODELS,
+    Household,
+    Resident,
+    ResidentTagRow,
+    SourceRecord,
+)
+from hub.vocabulary import Department, ResidentTag
+
+RESIDENTS = Resident.__table__
+
+
+@dataclass(frozen=True)
+class ResidentFilter:
+    """Search criteria for resident lists; `None` means "any"."""
+
+    name_prefix: str | None = None
+    tag: ResidentTag | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    has_records_in: Sequence[Department] = field(default_factory=tuple)
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day `years` earlier; 29 February falls back to the 28th."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def _conditions(
+    criteria: ResidentFilter, *, within_path: str | None, today: date
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if within_path is not None:
+        conditions.append(in_subtree(Resident.grid_path, within_path))
+    if criteria.name_prefix:
+        escaped = criteria.name_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Resident.name.like(f"{escaped}%", escape="\\"))
+    if criteria.tag is not None:
+        tagged = (ResidentTagRow.resident_id == Resident.id) & (ResidentTagRow.tag == criteria.tag)
+        conditions.append(exists().where(tagged))
+    if criteria.min_age is not None:
+        conditions.append(Resident.birth_date <= years_before(today, criteria.min_age))
+    if criteria.max_age is not None:
+        conditions.append(Resident.birth_date > years_before(today, criteria.max_age + 1))
+    for department in criteria.has_records_in:
+        models = DEPARTMENT_MODELS[department]
+        conditions.append(or_(*[exists().where(m.resident_id == Resident.id) for m in models]))
+    return conditions
+
+
+def _filtered(
+    query: Select[Any], criteria: ResidentFilter, *, within_path: str | None, today: date
+) -> Select[Any]:
+    return query.where(*_conditions(criteria, within_path=within_path, today=today))
+
+
+async def find_residents(
+    connection: AsyncConnection,
+    *,
+    criteria: ResidentFilter,
+    within_path: str | None,
+    limit: int,
+    after_id: str | None = None,
+    today: date,
+) -> Sequence[Row[Any]]:
+    """One page of residents in id order (keyset pagination: stable under inserts)."""
+    query = _filtered(select(RESIDENTS), criteria, within_path=within_path, today=today)
+    if after_id is not None:
+        query = query.where(Resident.id > after_id)
+    return (await connection.execute(query.order_by(Resident.id).limit(limit))).all()  # type: ignore[no-any-return]
+
+
+async def count_residents(
+    connection: AsyncConnection, *, criteria: ResidentFilter, within_path: str | None, today: date
+) -> int:
+    query = _filtered(
+        select(func.count()).select_from(RESIDENTS), criteria, within_path=within_path, today=today
+    )
+    return int((await connection.execute(query)).scalar_one())
+
+
+async def get_resident(
+    connection: AsyncConnection,
+    *,
+    resident_id: str | None = None,
+    id_number: str | None = None,
+    within_path: str | None,
+) -> Row[Any] | None:
+    query = select(RESIDENTS)
+    if resident_id is not None:
+        query = query.where(Resident.id == resident_id)
+    if id_number is not None:
+        query = query.where(Resident.id_number == id_number)
+    if within_path is not None:
+        query = query.where(in_subtree(Resident.grid_path, within_path))
+    return (await connection.execute(query)).first()
+
+
+async def residents_by_id(
+    connection: AsyncConnection, ids: Sequence[str], *, within_path: str | None
+) -> dict[str, Row[Any]]:
+    query = select(RESIDENTS).where(Resident.id.in_(ids))
+    if within_path is not None:
+        query = query.where(in_subtree(Resident.grid_path, within_path))
+    return {row.id: row for row in await connection.execute(query)}
+
+
+async def tags_by_resident(
+    connection: AsyncConnection, ids: Sequence[str]
+) -> dict[str, list[ResidentTag]]:
+    query = select(ResidentTagRow.resident_id, ResidentTagRow.tag).where(
+        ResidentTagRow.resident_id.in_(ids)
+    )
+    tags: dict[str, list[ResidentTag]] = {resident_id: [] for resident_id in ids}
+    for resident_id, tag in await connection.execute(query):
+        tags[resident_id].append(tag)
+    for values in tags.values():
+        values.sort(key=lambda tag: tag.value)
+    return tags
+
+
+async def households_by_id(connection: AsyncConnection, ids: Sequence[str]) -> dict[str, Row[Any]]:
+    query = select(Household.__table__).where(Household.id.in_(ids))
+    return {row.id: row for row in await connection.execute(query)}
+
+
+async def records_by_resident(
+    connection: AsyncConnection, model: type[SourceRecord], ids: Sequence[str]
+) -> dict[str, list[Row[Any]]]:
+    """Every record of one department type for a batch of residents, newest first."""
+    table = model.__table__
+    query = (
+        select(table)
+        .where(table.c.resident_id.in_(ids))
+        .order_by(table.c.resident_id, table.c.source_updated_at.desc(), table.c.id)
+    )
+    records: dict[str, list[Row[Any]]] = {resident_id: [] for resident_id in ids}
+    for row in await connection.execute(query):
+        records[row.resident_id].append(row)
+    return records
+
+
+async def sources_by_resident(
+    connection: AsyncConnection, ids: Sequence[str]
+) -> dict[str, list[Row[Any]]]:
+    """Per resident, which source systems hold which record types, how many, and how fresh."""
+    parts = [
+        select(
+            model.resident_id.label("resident_id"),
+            literal(department.value).label("department"),
+            literal(model.__tablename__).label("record_type"),
+            model.source.label("source"),
+            func.count().label("records"),
+            func.max(model.source_updated_at).label("last_updated_at"),
+            func.max(model.ingested_at).label("last_ingested_at"),
+        )
+        .where(model.resident_id.in_(ids))
+        .group_by(model.resident_id, model.source)
+        for department, models in DEPARTMENT_MODELS.items()
+        for model in models
+        if model not in SENSITIVE_MODELS
+    ]
+    combined = union_all(*parts).subquery()
+    query = select(combined).order_by(
+        combined.c.resident_id, combined.c.department, combined.c.record_type
+    )
+    sources: dict[str, list[Row[Any]]] = {resident_id: [] for resident_id in ids}
+    for row in await connection.execute(query):
+        sources[row.resident_id].append(row)
+    return sources

@@ -1,0 +1,116 @@
+"""Builds the unified schema and the federation subgraphs from the registered modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry import federation
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
+
+from schema.department import DepartmentSchema, Info
+from schema.departments import DEPARTMENTS
+from schema.errors import EXPECTED_CODES
+from schema.extensions.error_codes import ErrorCodes, logger
+from schema.extensions.request_database import RequestDatabaseExtension
+from schema.query import Query
+from schema.resident import Resident
+
+UNIFIED = "unified"
+CORE = "core"
+SUBGRAPHS: tuple[str, ...] = (CORE, *(d.name for d in DEPARTMENTS))
+
+_DEPARTMENT_FIELDS = frozenset(
+    field.python_name
+    for department in DEPARTMENTS
+    for field in department.resident_fields.__strawberry_definition__.fields
+    if field.python_name != "id"
+)
+
+
+class HubSchema(federation.Schema):
+    """A federation schema that logs expected GraphQL errors quietly."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            code = (error.extensions or {}).get("code")
+            if code in EXPECTED_CODES:
+                logger.debug("%s at %s: %s", code, error.path, error.message)
+            elif error.original_error is None:
+                logger.debug("invalid request: %s", error.message)
+
+
+class CoreSchema(HubSchema):
+    """The core subgraph: the unified types without the departments' profile fields."""
+
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+        if type_definition.name != "Resident":
+            return type_definition.fields
+        return [f for f in type_definition.fields if f.python_name not in _DEPARTMENT_FIELDS]
+
+
+ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]
+
+
+def _extensions(production: bool, extra: Sequence[ExtensionFactory]) -> list[Any]:
+    return [
+        *extra,
+        lambda: ErrorCodes(mask_internal=production),
+        RequestDatabaseExtension,
+        lambda: QueryDepthLimiter(max_depth=12),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+    ]
+
+
+def _config() -> StrawberryConfig:
+    return StrawberryConfig(disable_field_suggestions=True)
+
+
+def _department_resident(department: DepartmentSchema) -> type[Any]:
+    """The department subgraph's `Resident` entity: the key plus the department's field."""
+
+    async def resolve_reference(cls: type[Any], info: Info, id: strawberry.ID) -> Any:
+        row = await info.context.loaders.resident.load(str(id))
+        return cls(id=id) if row is not None else None
+
+    namespace = {"resolve_reference": classmethod(resolve_reference)}
+    cls = type("Resident", (department.resident_fields,), namespace)
+    resident: type[Any] = federation.type(keys=["id"])(cls)
+    return resident
+
+
+def build_schema(
+    name: str = UNIFIED,
+    *,
+    production: bool = False,
+    extensions: Sequence[ExtensionFactory] = (),
+) -> federation.Schema:
+    """The unified schema (`name="unified"`) or one federation subgraph by name."""
+    options: dict[str, Any] = {
+        "extensions": _extensions(production, extensions),
+        "config": _config(),
+    }
+    if name == UNIFIED:
+        return HubSchema(query=Query, types=[Resident], **options)
+    if name == CORE:
+        return CoreSchema(query=Query, types=[Resident], **options)
+    for department in DEPARTMENTS:
+        if department.name == name:
+            return HubSchema(types=[_department_resident(department)], **options)
+    raise ValueError(f"unknown schema {name!r}; expected {UNIFIED!r} or one of {SUBGRAPHS}")

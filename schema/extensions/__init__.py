@@ -1,0 +1,1 @@
+"""Schema extensions: cross-cutting request behaviour, one concern per module."""

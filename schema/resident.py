@@ -1,0 +1,247 @@
+"""Residents: the core fields, the resident 360 `Resident` entity, and paged resident lists."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from sqlalchemy import Row
+from strawberry import federation
+
+from hub.identity import mask_id_number
+from hub.storage import residents
+from schema.department import Info
+from schema.departments import DEPARTMENTS
+from schema.enums import Department, Gender, ResidentTag
+from schema.grid import Grid, get_grid
+from schema.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
+
+BASIC = [["resident:basic"]]
+PII = [["resident:pii"]]
+
+
+def age_on(birth_date: date, today: date) -> int:
+    return (
+        today.year
+        - birth_date.year
+        - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    )
+
+
+@strawberry.type(description="A household (户): the people registered at one address.")
+class Household:
+    id: strawberry.ID
+    number: str
+    address: str
+
+
+@strawberry.type(description="Which source system holds which kind of record about a resident.")
+class RecordSource:
+    department: Department
+    source: str
+    record_type: str
+    records: int
+    last_updated_at: datetime
+    last_ingested_at: datetime
+
+
+@strawberry.type
+class CoreResidentFields:
+    """Fields owned by the core subgraph; values are filled once per row, not per field."""
+
+    id: strawberry.ID
+    name: str | None = federation.field(requires_scopes=BASIC)
+    gender: Gender | None = federation.field(requires_scopes=BASIC)
+    age: int | None = federation.field(requires_scopes=BASIC)
+    masked_id_number: str | None = federation.field(
+        requires_scopes=BASIC, description="ID number with birth date and sequence hidden."
+    )
+    id_number: str | None = federation.field(
+        requires_scopes=PII, description="身份证号, 18 characters."
+    )
+    birth_date: date | None = federation.field(requires_scopes=PII)
+    phone: str | None = federation.field(requires_scopes=PII)
+    address: str | None = federation.field(requires_scopes=PII)
+    grid_code: strawberry.Private[str]
+    household_id: strawberry.Private[str | None]
+
+    @federation.field(requires_scopes=BASIC, description="The building grid the resident lives in.")
+    async def grid(self, info: Info) -> Grid | None:
+        return await get_grid(info, self.grid_code)
+
+    @federation.field(requires_scopes=BASIC)
+    async def household(self, info: Info) -> Household | None:
+        if self.household_id is None:
+            return None
+        row = await info.context.loaders.household.load(self.household_id)
+        if row is None:
+            return None
+        return Household(id=strawberry.ID(row.id), number=row.number, address=row.address)
+
+    @federation.field(requires_scopes=BASIC)
+    async def tags(self, info: Info) -> list[ResidentTag] | None:
+        tags: list[ResidentTag] = await info.context.loaders.tags.load(self.id)
+        return tags
+
+    @federation.field(
+        requires_scopes=BASIC,
+        description="Which department systems the resident's records came from, and when.",
+    )
+    async def sources(self, info: Info) -> list[RecordSource] | None:
+        rows = await info.context.loaders.sources.load(self.id)
+        return [
+            RecordSource(
+                department=Department(row.department),
+                source=row.source,
+                record_type=row.record_type,
+                records=row.records,
+                last_updated_at=row.last_updated_at,
+                last_ingested_at=row.last_ingested_at,
+            )
+            for row in rows
+        ]
+
+
+def _compose_resident() -> type[CoreResidentFields]:
+    """`Resident` = core fields + one profile field per registered department."""
+    bases: tuple[type[Any], ...] = (CoreResidentFields, *(d.resident_fields for d in DEPARTMENTS))
+    namespace = {"resolve_reference": classmethod(_resolve_reference)}
+    cls = type("Resident", bases, namespace)
+    description = "A resident, keyed by an opaque stable id: the resident 360 view."
+    resident: type[CoreResidentFields] = federation.type(keys=["id"], description=description)(cls)
+    return resident
+
+
+async def _resolve_reference(cls: type[Any], info: Info, id: strawberry.ID) -> Any:
+    row = await info.context.loaders.resident.load(str(id))
+    return resident_from_row(row, info.context.today) if row is not None else None
+
+
+if TYPE_CHECKING:
+    Resident = CoreResidentFields
+else:
+    Resident = _compose_resident()
+
+
+def resident_from_row(row: Row[Any], today: date) -> CoreResidentFields:
+    return Resident(
+        id=strawberry.ID(row.id),
+        name=row.name,
+        gender=row.gender,
+        age=age_on(row.birth_date, today),
+        masked_id_number=mask_id_number(row.id_number),
+        id_number=row.id_number,
+        birth_date=row.birth_date,
+        phone=row.phone,
+        address=row.address,
+        grid_code=row.grid_code,
+        household_id=row.household_id,
+    )
+
+
+@strawberry.input(
+    name="ResidentFilter", description="Narrows a resident list; every given criterion must hold."
+)
+class ResidentFilterInput:
+    name_prefix: str | None = None
+    tag: ResidentTag | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    has_records_in: list[Department] | None = None
+
+    def to_criteria(self) -> residents.ResidentFilter:
+        return residents.ResidentFilter(
+            name_prefix=self.name_prefix,
+            tag=self.tag,
+            min_age=self.min_age,
+            max_age=self.max_age,
+            has_records_in=tuple(self.has_records_in or ()),
+        )
+
+
+@strawberry.type
+class ResidentEdge:
+    cursor: str
+    node: Resident
+
+
+@strawberry.type(description="A page of residents (Relay connection).")
+class ResidentConnection:
+    edges: list[ResidentEdge]
+    page_info: PageInfo
+    criteria: strawberry.Private[residents.ResidentFilter]
+    within_path: strawberry.Private[str | None]
+    empty: strawberry.Private[bool] = False
+
+    @strawberry.field(description="Residents matching the filter in all pages.")
+    async def total_count(self, info: Info) -> int:
+        if self.empty:
+            return 0
+        async with info.context.database.connect() as connection:
+            return await residents.count_residents(
+                connection,
+                criteria=self.criteria,
+                within_path=self.within_path,
+                today=info.context.today,
+            )
+
+
+def _narrowest(scope_path: str | None, grid_path: str | None) -> tuple[bool, str | None]:
+    """Intersect the caller's row scope with a requested subtree: (overlaps, path)."""
+    if scope_path is None or grid_path is None:
+        return True, grid_path or scope_path
+    if grid_path.startswith(scope_path):
+        return True, grid_path
+    if scope_path.startswith(grid_path):
+        return True, scope_path
+    return False, None
+
+
+def empty_connection(criteria: residents.ResidentFilter) -> ResidentConnection:
+    page_info = PageInfo(
+        has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None
+    )
+    return ResidentConnection(
+        edges=[], page_info=page_info, criteria=criteria, within_path=None, empty=True
+    )
+
+
+async def resident_page(
+    info: Info,
+    *,
+    grid_path: str | None,
+    criteria: ResidentFilterInput | None,
+    first: int,
+    after: str | None,
+) -> ResidentConnection:
+    """One page of the residents the caller may see, optionally within one grid's subtree."""
+    context = info.context
+    check_page_size(first, maximum=context.max_page_size)
+    after_id = decode_cursor(after) if after is not None else None
+    search = criteria.to_criteria() if criteria is not None else residents.ResidentFilter()
+    overlaps, within_path = _narrowest(context.caller.grid_path, grid_path)
+    if not overlaps:
+        return empty_connection(search)
+    async with context.database.connect() as connection:
+        rows = await residents.find_residents(
+            connection,
+            criteria=search,
+            within_path=within_path,
+            limit=first + 1,
+            after_id=after_id,
+            today=context.today,
+        )
+    edges = [
+        ResidentEdge(cursor=encode_cursor(row.id), node=resident_from_row(row, context.today))
+        for row in rows[:first]
+    ]
+    page_info = PageInfo(
+        has_next_page=len(rows) > first,
+        has_previous_page=after_id is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return ResidentConnection(
+        edges=edges, page_info=page_info, criteria=search, within_path=within_path
+    )

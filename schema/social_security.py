@@ -1,0 +1,69 @@
+"""Social security: insurance enrollments and social assistance grants."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import strawberry
+from strawberry import federation
+
+from hub.storage import models
+from schema.department import DepartmentSchema, Info
+from schema.enums import (
+    AssistanceType,
+    EnrollmentStatus,
+    GrantStatus,
+    InsuranceScheme,
+    InsuranceType,
+)
+from schema.records import DepartmentRecord, load_records
+
+
+@strawberry.type(description="社会保险参保: enrollment in one insurance.")
+class InsuranceEnrollment(DepartmentRecord):
+    insurance_type: InsuranceType
+    scheme: InsuranceScheme
+    status: EnrollmentStatus
+    enrolled_on: date
+    employer: str | None
+
+
+@strawberry.type(
+    description="社会救助: a social assistance grant (低保, 特困, disability allowance)."
+)
+class AssistanceGrant(DepartmentRecord):
+    assistance_type: AssistanceType
+    monthly_amount: Decimal
+    start_on: date
+    end_on: date | None
+    status: GrantStatus
+
+
+@strawberry.type(description="What the social security bureau holds about a resident.")
+class SocialSecurityProfile:
+    resident_id: strawberry.Private[str]
+
+    @strawberry.field(description="Insurance enrollments, newest first.")
+    async def insurance_enrollments(self, info: Info) -> list[InsuranceEnrollment]:
+        return await load_records(
+            info.context, models.InsuranceEnrollment, InsuranceEnrollment, self.resident_id
+        )
+
+    @strawberry.field(description="Social assistance grants, newest first.")
+    async def assistance_grants(self, info: Info) -> list[AssistanceGrant]:
+        return await load_records(
+            info.context, models.AssistanceGrant, AssistanceGrant, self.resident_id
+        )
+
+
+@strawberry.type
+class SocialSecurityResidentFields:
+    id: strawberry.ID
+
+    @federation.field(requires_scopes=[["social:read"]], description="Social security data.")
+    def social_security(self) -> SocialSecurityProfile | None:
+        return SocialSecurityProfile(resident_id=self.id)
+
+
+DEPARTMENT = DepartmentSchema(name="social_security", resident_fields=SocialSecurityResidentFields)
