@@ -1,0 +1,66 @@
+"""DataLoaders keep the number of SQL statements flat however large the page is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from starlette.applications import Starlette
+
+from tests.conftest import GraphQLClient, World
+from tests.schema.test_queries import add_full_records
+
+PAGE_360 = """
+query Page($first: Int!) {
+  residents(first: $first) {
+    totalCount
+    edges { node {
+      id name age maskedIdNumber tags
+      grid { code name } household { number }
+      sources { source records }
+      health { familyDoctorContracts { doctorName } vaccinations { vaccine } chronicConditions { condition } }
+      socialSecurity { insuranceEnrollments { insuranceType } assistanceGrants { monthlyAmount } }
+      education { enrollments { school grade } }
+      police { householdRegistration { householdNumber } residencePermit { permitNumber } flags { flagType } }
+    } }
+  }
+}
+"""
+
+
+@contextmanager
+def count_statements(app: Starlette) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_statement_count_does_not_grow_with_page_size(
+    world: World, gql: GraphQLClient, app: Starlette
+) -> None:
+    grids = await world.tree()
+    for index in range(100):
+        building = grids["410105001001001" if index % 2 else "410105002001002"]
+        await add_full_records(world, await world.resident(building))
+
+    with count_statements(app) as small:
+        ten = await gql(PAGE_360, {"first": 10})
+    with count_statements(app) as large:
+        hundred = await gql(PAGE_360, {"first": 100})
+
+    assert "errors" not in ten and "errors" not in hundred
+    assert len(ten["data"]["residents"]["edges"]) == 10
+    assert len(hundred["data"]["residents"]["edges"]) == 100
+    assert all(e["node"]["police"]["flags"] for e in hundred["data"]["residents"]["edges"])
+    assert len(small) == len(large), (small, large)
+    assert len(large) <= 15, large
