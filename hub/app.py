@@ -1,32 +1,51 @@
-"""The ASGI application: GraphQL (unified and subgraphs), health checks."""
+"""The ASGI application: GraphQL (unified and subgraphs), OAuth endpoints, health, metrics."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
 
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
+from hub.auth.caller import GridPaths
+from hub.auth.policy import load_policy
+from hub.auth.resource import RequireBearerToken
+from hub.auth.runtime import AuthRuntime
+from hub.auth.server import oauth_routes
 from hub.config import Settings
 from hub.graphql_app import HubGraphQL
+from hub.metrics import Metrics, MetricsMiddleware
 from hub.storage import migrations
 from hub.storage.session import create_engine
 from schema.build import SUBGRAPHS, build_schema
 
 
-def create_app(settings: Settings) -> Starlette:
-    """Build the hub; the database engine lives as long as the app."""
+def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = None) -> Starlette:
+    """Build the hub; the database engine lives as long as the app.
+
+    Missing production keys or a broken policy fail here, at start-up, naming the fix.
+    """
     engine = create_engine(settings.database_url, echo=settings.sql_echo)
     production = not settings.is_dev
     head = migrations.head_revision(settings.database_url)
+    policy = load_policy(settings.policy)
+    auth = AuthRuntime.create(settings, engine, policy, password_hasher=password_hasher)
+    grid_paths = GridPaths(engine)
+    metrics = Metrics()
 
-    def graphql(name: str) -> HubGraphQL:
+    def graphql(name: str) -> ASGIApp:
         schema = build_schema(name, production=production)
-        return HubGraphQL(schema, settings=settings, engine=engine)
+        endpoint = HubGraphQL(schema, settings=settings, engine=engine)
+        return RequireBearerToken(
+            endpoint, verifier=auth.verifier, policy=policy, grid_paths=grid_paths
+        )
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -56,10 +75,14 @@ def create_app(settings: Settings) -> Starlette:
             Route(f"/subgraphs/{name}/graphql", graphql(name), methods=["GET", "POST"])
             for name in SUBGRAPHS
         ),
+        *oauth_routes(auth),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics.endpoint),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.auth = auth
     return app

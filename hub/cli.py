@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.auth.cli import clients_app, keys_app
 from hub.config import Settings
 from hub.storage import migrations
 
@@ -25,6 +26,8 @@ db_app = typer.Typer(help="Database migrations.")
 schema_app = typer.Typer(help="The GraphQL schema.")
 app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
 
 console = Console(stderr=True)
 

@@ -5,8 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TrustedIssuer(BaseModel):
+    """An external OpenID Connect issuer; its tokens map `roles_claim` onto hub roles."""
+
+    issuer: str
+    jwks_uri: str
+    audience: str
+    roles_claim: str = "roles"
+    grid_claim: str = "grid"
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
 
 
 class Settings(BaseSettings):
@@ -24,6 +35,19 @@ class Settings(BaseSettings):
     port: int = 8000
     sql_echo: bool = False
     max_page_size: int = Field(default=500, ge=1)
+
+    # OAuth 2.0 / tokens
+    audience: str = "gridhub"
+    keys_dir: Path | None = None  # signing keys; default: <var_dir>/keys
+    token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # External OpenID Connect issuers whose access tokens the hub accepts, as JSON:
+    # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "roles_claim": "roles"}]
+    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+
+    @property
+    def signing_keys_dir(self) -> Path:
+        return self.keys_dir or self.var_dir / "keys"
 
     @property
     def is_dev(self) -> bool:

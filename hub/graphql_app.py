@@ -14,6 +14,7 @@ from strawberry.schema import BaseSchema
 
 from hub.clock import local_today
 from hub.config import Settings
+from hub.purpose import request_purpose
 from schema.context import Caller, Context, RequestDatabase
 
 
@@ -32,10 +33,12 @@ class HubGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        caller = request.scope.get("state", {}).get("caller") or Caller()
         return Context(
             database=RequestDatabase(self.engine),
-            caller=Caller(),
+            caller=caller,
             today=local_today(),
+            request_purpose=request_purpose(request.headers),
             max_page_size=self.settings.max_page_size,
         )
 

@@ -25,6 +25,7 @@ from schema.departments import DEPARTMENTS
 from schema.errors import EXPECTED_CODES
 from schema.extensions.error_codes import ErrorCodes, logger
 from schema.extensions.request_database import RequestDatabaseExtension
+from schema.extensions.scopes import enforce_declared_scopes
 from schema.query import Query
 from schema.resident import Resident
 
@@ -106,6 +107,12 @@ def build_schema(
         "extensions": _extensions(production, extensions),
         "config": _config(),
     }
+    schema = _schema(name, options)
+    enforce_declared_scopes(schema)
+    return schema
+
+
+def _schema(name: str, options: dict[str, Any]) -> federation.Schema:
     if name == UNIFIED:
         return HubSchema(query=Query, types=[Resident], **options)
     if name == CORE:

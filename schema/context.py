@@ -52,15 +52,34 @@ class RequestDatabase:
             self._connection = None
 
 
+@dataclass(frozen=True)
+class Purpose:
+    """Why the data is requested (X-Request-Purpose), for whom and for which case."""
+
+    purpose: str | None = None
+    end_user: str | None = None
+    case_ref: str | None = None
+
+
 @dataclass
 class Context:
     database: RequestDatabase
     caller: Caller
     today: date
+    request_purpose: Purpose = field(default_factory=Purpose)
     max_page_size: int = 500
+    denied_paths: list[list[str | int]] = field(default_factory=list)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         from schema.loaders import Loaders
 
         self.loaders = Loaders(self)
+
+    @property
+    def purpose(self) -> str | None:
+        return self.request_purpose.purpose
+
+    def denied(self, path: list[str | int]) -> None:
+        """Remember a refused field, for the audit trail."""
+        self.denied_paths.append(path)

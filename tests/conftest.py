@@ -17,12 +17,15 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from hub.app import create_app
+from hub.auth.clients import register_client
+from hub.auth.policy import DEFAULT_POLICY, Policy, load_policy
 from hub.config import Settings
 from hub.identity import make_id_number
 from hub.storage import migrations
@@ -71,9 +74,27 @@ async def database_url(migrated_template: str, tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{target}"
 
 
+# Every scope, district-wide: for tests of the data itself rather than of access control.
+EVERYTHING_ROLE = """
+
+[roles.everything]
+description = "test only: every scope, district-wide"
+scopes = [
+  "resident:basic", "resident:pii", "grid:read", "health:read", "health:sensitive",
+  "social:read", "education:read", "police:read", "police:sensitive", "audit:read", "admin",
+]
+row_scope = "district"
+"""
+
+# argon2 at its cheapest: client secrets in tests need no brute-force resistance.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, var_dir=tmp_path / "var", env="dev")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(DEFAULT_POLICY.read_text("utf-8") + EVERYTHING_ROLE, encoding="utf-8")
+    return Settings(database_url=database_url, var_dir=tmp_path / "var", env="dev", policy=policy)
 
 
 @pytest.fixture
@@ -186,21 +207,69 @@ class GraphQLClient:
     """Posts GraphQL documents to the in-process hub and returns the decoded response."""
 
     http: httpx.AsyncClient
+    headers: dict[str, str] = field(default_factory=dict)
     path: str = "/graphql"
 
     async def __call__(
         self, query: str, variables: dict[str, Any] | None = None, *, path: str | None = None
     ) -> dict[str, Any]:
         body = {"query": query, "variables": variables or {}}
-        response = await self.http.post(path or self.path, json=body)
+        response = await self.http.post(path or self.path, json=body, headers=self.headers)
         assert response.headers["content-type"].startswith("application/json"), response.text
         result: dict[str, Any] = response.json()
         return result
 
 
+@dataclass
+class Clients:
+    """Registers OAuth clients and gets their tokens from the hub's real token endpoint."""
+
+    http: httpx.AsyncClient
+    sessionmaker: async_sessionmaker[AsyncSession]
+    policy: Policy
+
+    async def register(
+        self, role: str, *, grid: str | None = None, scopes: list[str] | None = None
+    ) -> tuple[str, str]:
+        async with self.sessionmaker() as session, session.begin():
+            client, secret = await register_client(
+                session,
+                name=f"test {role}",
+                role=role,
+                grid_code=grid,
+                scopes=scopes,
+                policy=self.policy,
+                hasher=FAST_HASHER,
+            )
+        assert secret is not None
+        return client.client_id, secret
+
+    async def token(self, role: str, *, grid: str | None = None, scope: str | None = None) -> str:
+        client_id, secret = await self.register(role, grid=grid)
+        form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
+        response = await self.http.post("/oauth/token", data=form, auth=(client_id, secret))
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    async def graphql(
+        self,
+        role: str,
+        *,
+        grid: str | None = None,
+        scope: str | None = None,
+        purpose: str | None = "test",
+    ) -> GraphQLClient:
+        token = await self.token(role, grid=grid, scope=scope)
+        headers = {"Authorization": f"Bearer {token}"}
+        if purpose is not None:
+            headers["X-Request-Purpose"] = purpose
+        return GraphQLClient(self.http, headers)
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    app = create_app(settings)
+    app = create_app(settings, password_hasher=FAST_HASHER)
     yield app
     await app.state.engine.dispose()
 
@@ -213,5 +282,13 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def gql(http: httpx.AsyncClient) -> GraphQLClient:
-    return GraphQLClient(http)
+def clients(
+    http: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> Clients:
+    return Clients(http, sessionmaker, load_policy(settings.policy))
+
+
+@pytest.fixture
+async def gql(clients: Clients) -> GraphQLClient:
+    """A district-wide caller holding every scope, with a purpose."""
+    return await clients.graphql("everything")

@@ -45,7 +45,9 @@ async def test_each_subgraph_serves_its_sdl(gql: GraphQLClient, name: str) -> No
         ("Query.grid", "grid:read"),
     ],
 )
-def test_protected_fields_declare_their_scope_in_the_unified_sdl(coordinate: str, scope: str) -> None:
+def test_protected_fields_declare_their_scope_in_the_unified_sdl(
+    coordinate: str, scope: str
+) -> None:
     sdl = (SDL_DIR / f"{UNIFIED}.graphql").read_text("utf-8")
     type_name, field_name = coordinate.split(".")
     body = re.search(rf"^type {type_name}\b[^{{]*{{(.*?)^}}", sdl, re.S | re.M)
@@ -94,7 +96,9 @@ async def test_subgraph_resolves_resident_entities_by_key(
     ]
 
     result = await gql(
-        ENTITIES % selection, {"representations": representations}, path=f"/subgraphs/{name}/graphql"
+        ENTITIES % selection,
+        {"representations": representations},
+        path=f"/subgraphs/{name}/graphql",
     )
 
     assert "errors" not in result, result

@@ -1,0 +1,54 @@
+"""Turns verified token claims into the `Caller` the schema sees, under the role policy."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.auth.policy import Policy, RowScope
+from hub.auth.tokens import AccessClaims
+from hub.storage.models import Grid
+from schema.context import Caller
+
+# A grid path no grid has: confines a caller whose grid is unknown to nobody.
+NO_GRID = "~/"
+
+
+class GridPaths:
+    """Grid code → materialised path, cached: the grid tree changes rarely, tokens often."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._paths: dict[str, str] = {}
+
+    async def path_of(self, code: str) -> str | None:
+        path = self._paths.get(code)
+        if path is None:
+            async with self._engine.connect() as connection:
+                path = await connection.scalar(select(Grid.path).where(Grid.code == code))
+            if path is not None:
+                self._paths[code] = path
+        return path
+
+
+async def caller_from_claims(
+    claims: AccessClaims, *, policy: Policy, grid_paths: GridPaths
+) -> Caller:
+    """The caller's effective scopes are the token's, cut down to what its roles may hold.
+
+    A role the policy does not know grants nothing. When any role is grid-scoped, resident
+    data is confined to the subtree of the token's grid (nobody's, if the grid is unknown).
+    """
+    roles = [policy.roles[name] for name in claims.roles if name in policy.roles]
+    allowed = frozenset().union(*(role.scopes for role in roles))
+    grid_path: str | None = None
+    if any(role.row_scope is RowScope.GRID for role in roles):
+        grid_path = (await grid_paths.path_of(claims.grid) if claims.grid else None) or NO_GRID
+    return Caller(
+        client_id=claims.client_id,
+        subject=claims.subject,
+        roles=tuple(role.name for role in roles),
+        scopes=claims.scopes & allowed,
+        grid_code=claims.grid,
+        grid_path=grid_path,
+    )

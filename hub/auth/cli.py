@@ -1,0 +1,279 @@
+"""`hub clients …` and `hub keys …`: register OAuth clients and rotate signing keys.
+
+Both read `Settings()` from the `HUB_*` environment. The clients commands migrate the database
+to head first (`hub db upgrade`, idempotent and never destructive), as `hub seed` does. Results
+go to stdout (with `--json`, exactly one JSON document and nothing else); messages go to
+stderr. Exit status 0 on success, 1 with a one-line reason on failure.
+
+Registered in `hub.cli` with `app.add_typer(clients_app, name="clients")` and
+`app.add_typer(keys_app, name="keys")`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth import clients
+from hub.auth.clients import ClientAuthMethod, ClientError
+from hub.auth.keys import Algorithm, KeyStore, KeyStoreError, SigningKey
+from hub.auth.policy import Policy, PolicyError, load_policy
+from hub.config import Settings
+from hub.storage import migrations
+from hub.storage.models import OAuthClient
+from hub.storage.session import create_engine, create_sessionmaker
+
+T = TypeVar("T")
+
+clients_app = typer.Typer(help="OAuth clients: machine callers of the hub.", no_args_is_help=True)
+keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+
+messages = Console(stderr=True, highlight=False, soft_wrap=True)
+results = Console(highlight=False)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except (ClientError, KeyStoreError, PolicyError, SQLAlchemyError, OSError, ValueError) as error:
+        text = str(error).strip()
+        reason = text.splitlines()[0] if text else type(error).__name__
+        messages.print(f"[red]error:[/red] {reason}")
+        raise typer.Exit(1) from None
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _with_session(settings: Settings, work: Callable[[AsyncSession, Policy], Awaitable[T]]) -> T:
+    """Migrate, then run `work` in one committed transaction."""
+    policy = load_policy(settings.policy)
+    migrations.upgrade(settings.database_url)
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await work(session, policy)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+
+@clients_app.command("add")
+def clients_add(
+    name: Annotated[str, typer.Argument(help="What the client is, e.g. 'health bureau sync'.")],
+    role: Annotated[str, typer.Option("--role", help="Role from the policy, e.g. grid_worker.")],
+    grid: Annotated[
+        str | None, typer.Option("--grid", help="Grid code; required for grid-scoped roles.")
+    ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="Narrow the role's scopes (repeatable)."),
+    ] = None,
+    auth_method: Annotated[
+        ClientAuthMethod, typer.Option("--auth-method", help="Token endpoint authentication.")
+    ] = ClientAuthMethod.client_secret_basic,
+    jwks: Annotated[
+        Path | None,
+        typer.Option(
+            "--jwks", help="JWK Set file of public keys (private_key_jwt).", dir_okay=False
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a client and print its id and secret (the secret is shown only this once)."""
+    with _one_line_errors():
+        key_set = _read_jwks(jwks) if jwks is not None else None
+
+        async def add(session: AsyncSession, policy: Policy) -> tuple[OAuthClient, str | None]:
+            return await clients.register_client(
+                session,
+                name=name,
+                role=role,
+                grid_code=grid,
+                scopes=scope,
+                auth_method=auth_method,
+                jwks=key_set,
+                policy=policy,
+            )
+
+        client, secret = _with_session(_settings(), add)
+    _print_credentials(client.client_id, secret, as_json=as_json)
+
+
+@clients_app.command("list")
+def clients_list(as_json: JsonOption = False) -> None:
+    """List registered clients, revoked ones included."""
+    with _one_line_errors():
+
+        async def load(session: AsyncSession, policy: Policy) -> list[dict[str, Any]]:
+            return [_describe(client, policy) for client in await clients.list_clients(session)]
+
+        rows = _with_session(_settings(), load)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("client id", "name", "role", "grid", "scopes", "auth method", "status")
+    for row in rows:
+        status = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
+        table.add_row(
+            row["client_id"],
+            row["name"],
+            row["role"],
+            row["grid"] or "",
+            " ".join(row["scopes"]),
+            row["auth_method"],
+            status,
+        )
+    results.print(table)
+
+
+@clients_app.command("revoke")
+def clients_revoke(client_id: Annotated[str, typer.Argument(help="The client to revoke.")]) -> None:
+    """Revoke a client: no new tokens, and its outstanding tokens are refused at once."""
+    with _one_line_errors():
+
+        async def revoke(session: AsyncSession, _: Policy) -> OAuthClient:
+            return await clients.revoke_client(session, client_id=client_id)
+
+        client = _with_session(_settings(), revoke)
+    messages.print(f"revoked {client.client_id} ({client.name})")
+
+
+@clients_app.command("rotate-secret")
+def clients_rotate_secret(
+    client_id: Annotated[str, typer.Argument(help="The client whose secret to replace.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Replace a client's secret and print the new one (shown only this once)."""
+    with _one_line_errors():
+
+        async def rotate(session: AsyncSession, _: Policy) -> tuple[OAuthClient, str]:
+            return await clients.rotate_secret(session, client_id=client_id)
+
+        client, secret = _with_session(_settings(), rotate)
+    _print_credentials(client.client_id, secret, as_json=as_json)
+
+
+def _read_jwks(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ClientError(f"{path} is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ClientError(f"{path} must hold a JWK Set object")
+    return document
+
+
+def _print_credentials(client_id: str, secret: str | None, *, as_json: bool) -> None:
+    if as_json:
+        _print_json({"client_id": client_id, "client_secret": secret})
+        return
+    typer.echo(f"client_id: {client_id}")
+    if secret is not None:
+        typer.echo(f"client_secret: {secret}")
+        messages.print("store the secret now: it is not shown again")
+
+
+def _describe(client: OAuthClient, policy: Policy) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "role": client.role,
+        "grid": client.grid_code,
+        "scopes": sorted(clients.effective_scopes(client, policy)),
+        "auth_method": client.token_endpoint_auth_method,
+        "created_at": client.created_at,
+        "secret_rotated_at": client.secret_rotated_at,
+        "revoked_at": client.revoked_at,
+    }
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    algorithm: Annotated[
+        str, typer.Option("--algorithm", help="ES256 (P-256) or RS256 (RSA 2048).")
+    ] = "ES256",
+    as_json: JsonOption = False,
+) -> None:
+    """Add a signing key that signs from now on; prune keys whose tokens have all expired."""
+    with _one_line_errors():
+        chosen = _algorithm(algorithm)
+        store = KeyStore.from_settings(_settings())
+        key = store.rotate(chosen)
+        pruned = store.prune()
+    if as_json:
+        _print_json({**_key_summary(key, store.now()), "pruned": pruned})
+        return
+    typer.echo(f"signing key {key.kid} ({key.algorithm}) in {key.path}")
+    for kid in pruned:
+        messages.print(f"pruned expired key {kid}")
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOption = False) -> None:
+    """List signing keys: the signer, keys still verifying, and expired ones."""
+    with _one_line_errors():
+        store = KeyStore.from_settings(_settings())
+        now = store.now()
+        summaries = [_key_summary(key, now) for key in reversed(store.list_keys())]
+    if as_json:
+        _print_json(summaries)
+        return
+    table = Table("kid", "alg", "created", "status", "published until")
+    for row in summaries:
+        until = row["expires_at"] or ""
+        table.add_row(row["kid"], row["alg"], str(row["created_at"]), row["status"], str(until))
+    results.print(table)
+
+
+def _algorithm(value: str) -> Algorithm:
+    if value == "ES256":
+        return "ES256"
+    if value == "RS256":
+        return "RS256"
+    raise ValueError(f"unsupported algorithm {value!r}; use ES256 or RS256")
+
+
+def _key_summary(key: SigningKey, now: datetime) -> dict[str, Any]:
+    return {
+        "kid": key.kid,
+        "alg": key.algorithm,
+        "created_at": key.created_at.isoformat(),
+        "status": key.status(now),
+        "retired_at": key.retired_at.isoformat() if key.retired_at else None,
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "path": str(key.path),
+    }

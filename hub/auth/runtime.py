@@ -1,0 +1,66 @@
+"""Everything the auth side needs at run time, built once per application.
+
+`AuthRuntime.create(settings, engine, policy)` is a plain synchronous factory, so it fits in
+a synchronous `create_app`. It checks the signing keys at once: in dev a missing key set is
+generated; in prod a missing one raises `KeyStoreError` (a start-up error naming the directory
+and `hub keys rotate`). It opens nothing that needs closing: the engine stays the caller's,
+and external JWKS fetches open their HTTP client per fetch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from hub.auth.clients import default_password_hasher
+from hub.auth.keys import KeyStore
+from hub.auth.policy import Policy
+from hub.auth.server import FailureThrottle
+from hub.auth.tokens import TokenIssuer, TokenVerifier
+from hub.config import Settings
+from hub.storage.session import create_sessionmaker
+
+
+@dataclass
+class AuthRuntime:
+    """Settings, policy, database, keys, token issuer and verifier, shared by the endpoints."""
+
+    settings: Settings
+    policy: Policy
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    keystore: KeyStore
+    issuer: TokenIssuer
+    verifier: TokenVerifier
+    password_hasher: PasswordHasher
+    throttle: FailureThrottle
+    max_concurrent_client_authentications: int = 4
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        engine: AsyncEngine,
+        policy: Policy,
+        *,
+        password_hasher: PasswordHasher | None = None,
+        throttle: FailureThrottle | None = None,
+        keystore: KeyStore | None = None,
+    ) -> AuthRuntime:
+        """Build the runtime (synchronous). Tests may pass a cheaper argon2 `password_hasher`,
+        a tighter `throttle` or a `keystore` with a fake clock; production passes none."""
+        keys = keystore or KeyStore.from_settings(settings)
+        keys.ensure()
+        return cls(
+            settings=settings,
+            policy=policy,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            keystore=keys,
+            issuer=TokenIssuer(settings, keys),
+            verifier=TokenVerifier(settings, keys, policy, engine),
+            password_hasher=password_hasher or default_password_hasher(),
+            throttle=throttle or FailureThrottle(),
+        )

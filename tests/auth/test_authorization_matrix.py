@@ -1,0 +1,140 @@
+"""The authorization matrix, generated: every shipped role × every field that declares scopes.
+
+The fields come from the exported SDL's declarations (as the schema enforces them), the
+roles from the shipped policy; a new protected field or role is covered without edits here.
+A field is expected to resolve when the role holds the scopes of every protected field on
+the shortest path from the root to it, and to be FORBIDDEN at the first one it lacks.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import pytest
+from graphql import (
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLType,
+    get_named_type,
+)
+
+from hub.auth.policy import load_policy
+from schema.build import build_schema
+from schema.extensions.scopes import Alternatives, declared_scopes, protected_fields
+from tests.conftest import Clients, World
+
+UNIFIED = build_schema()
+GRAPHQL: GraphQLSchema = UNIFIED._schema
+POLICY = load_policy()
+PROTECTED = protected_fields(UNIFIED)
+RESIDENT_ID = "r-000001"
+BUILDING = "410105001001001"
+
+# Arguments for root fields that need them; every other argument keeps its default.
+ROOT_ARGUMENTS = {"resident": f'(id: "{RESIDENT_ID}")', "grid": f'(code: "{BUILDING}")'}
+
+
+@dataclass(frozen=True)
+class Step:
+    type_name: str
+    field_name: str
+    is_list: bool
+
+
+def object_type(name: str) -> GraphQLObjectType:
+    type_ = GRAPHQL.type_map[name]
+    assert isinstance(type_, GraphQLObjectType)
+    return type_
+
+
+def _is_list(type_: GraphQLType) -> bool:
+    while isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return isinstance(type_, GraphQLList)
+
+
+def shortest_paths() -> dict[str, list[Step]]:
+    """Type name → the shortest field path from Query to a value of that type."""
+    paths: dict[str, list[Step]] = {"Query": []}
+    queue = deque(["Query"])
+    while queue:
+        type_name = queue.popleft()
+        for name, field in object_type(type_name).fields.items():
+            target = get_named_type(field.type)
+            if name.startswith("_") or not isinstance(target, GraphQLObjectType):
+                continue
+            if target.name not in paths:
+                step = Step(type_name, name, _is_list(field.type))
+                paths[target.name] = [*paths[type_name], step]
+                queue.append(target.name)
+    return paths
+
+
+PATHS = shortest_paths()
+
+
+def leaf_selection(field: GraphQLField) -> str:
+    return " { __typename }" if isinstance(get_named_type(field.type), GraphQLObjectType) else ""
+
+
+def query_for(coordinate: str) -> tuple[str, list[str]]:
+    """A document reaching `coordinate`, and the coordinates of its path (root first)."""
+    type_name, field_name = coordinate.split(".")
+    steps = [*PATHS[type_name], Step(type_name, field_name, False)]
+    field = object_type(type_name).fields[field_name]
+    document = field_name + ROOT_ARGUMENTS.get(field_name, "") * (type_name == "Query")
+    document += leaf_selection(field)
+    for step in reversed(steps[:-1]):
+        arguments = ROOT_ARGUMENTS.get(step.field_name, "") if step.type_name == "Query" else ""
+        document = f"{step.field_name}{arguments} {{ {document} }}"
+    return "{ " + document + " }", [f"{s.type_name}.{s.field_name}" for s in steps]
+
+
+def first_denied(role: str, coordinates: list[str]) -> str | None:
+    granted = POLICY.roles[role].scopes
+    for coordinate in coordinates:
+        alternatives: Alternatives = PROTECTED.get(coordinate, ())
+        if alternatives and not any(scopes <= granted for scopes in alternatives):
+            return coordinate
+    return None
+
+
+def test_matrix_covers_the_sensitive_fields_of_the_contract() -> None:
+    assert {"HealthProfile.chronicConditions", "PoliceProfile.flags", "Resident.idNumber"} <= set(
+        PROTECTED
+    )
+    assert declared_scopes(object_type("Resident").fields["police"])
+
+
+def outcome(result: dict[str, object]) -> str | None:
+    """The field path's first FORBIDDEN field name, or None when nothing was refused."""
+    errors = result.get("errors") or []
+    assert isinstance(errors, list)
+    unexpected = [e for e in errors if e["extensions"]["code"] != "FORBIDDEN"]
+    assert not unexpected, result
+    return str(errors[0]["path"][-1]) if errors else None
+
+
+@pytest.mark.parametrize("role", list(POLICY.roles))
+async def test_role_sees_a_protected_field_only_with_its_declared_scopes(
+    world: World, clients: Clients, role: str
+) -> None:
+    grids = await world.tree()
+    await world.resident(grids[BUILDING])
+    needs_grid = POLICY.roles[role].row_scope.value == "grid"
+    gql = await clients.graphql(role, grid=BUILDING if needs_grid else None)
+
+    mismatches = []
+    for coordinate in sorted(PROTECTED):
+        document, path = query_for(coordinate)
+        denied = first_denied(role, path)
+        expected = denied.split(".")[1] if denied else None
+        actual = outcome(await gql(document))
+        if actual != expected:
+            mismatches.append((coordinate, document, f"expected {expected}, got {actual}"))
+
+    assert not mismatches
