@@ -292,3 +292,24 @@ def clients(
 async def gql(clients: Clients) -> GraphQLClient:
     """A district-wide caller holding every scope, with a purpose."""
     return await clients.graphql("everything")
+
+
+@pytest.fixture
+async def scratch_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """An empty, unmigrated database of its own (a new database on the PostgreSQL server)."""
+    if not POSTGRES_URL:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+        return
+    name = f"scratch_{os.getpid()}_{next(_scratch_numbers)}"
+    admin = create_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        await admin.dispose()
+
+
+_scratch_numbers = itertools.count()

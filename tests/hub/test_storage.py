@@ -1,0 +1,184 @@
+"""Storage: migrations up and down, model constraints, and grid subtree queries."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.storage import migrations
+from hub.storage.base import Base
+from hub.storage.grids import in_subtree
+from hub.storage.models import Grid, Resident, Vaccination
+from hub.storage.session import create_engine
+from tests.conftest import World
+
+
+def _revisions(url: str) -> list[str]:
+    script = ScriptDirectory.from_config(migrations.alembic_config(url))
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+async def _current(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        return await migrations.current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_migrations_run_up_down_and_up_again(scratch_database_url: str) -> None:
+    url = scratch_database_url
+    await asyncio.to_thread(migrations.upgrade, url)
+    assert await _current(url) == migrations.head_revision(url)
+
+    await asyncio.to_thread(migrations.downgrade, url, "base")
+    assert await _current(url) is None
+
+    await asyncio.to_thread(migrations.upgrade, url)
+    assert await _current(url) == migrations.head_revision(url)
+
+
+async def test_migrated_database_matches_the_models_exactly(scratch_database_url: str) -> None:
+    await asyncio.to_thread(migrations.upgrade, scratch_database_url)
+    engine = create_engine(scratch_database_url)
+
+    def diff(connection: Any) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with engine.connect() as connection:
+        differences = await connection.run_sync(diff)
+    await engine.dispose()
+
+    assert differences == []
+
+
+async def test_upgrading_an_existing_database_keeps_its_data(scratch_database_url: str) -> None:
+    url = scratch_database_url
+    first = _revisions(url)[0]
+    await asyncio.to_thread(migrations.upgrade, url, first)
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(Grid.__table__).values(
+                code="410105",
+                name="金水区",
+                level="DISTRICT",
+                path="410105/",
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+
+    await asyncio.to_thread(migrations.upgrade, url)
+
+    async with engine.connect() as connection:
+        names = (await connection.execute(select(Grid.name))).scalars().all()
+    await engine.dispose()
+    assert names == ["金水区"]
+
+
+async def test_department_record_is_unique_per_source_and_source_record_id(world: World) -> None:
+    grids = await world.tree()
+    resident = await world.resident(grids["410105001001001"])
+    values = {"vaccine": "乙肝疫苗", "dose_number": 1, "administered_on": date(2020, 1, 1)}
+    await world.record(Vaccination, resident, source="health_api", source_record_id="V1", **values)
+
+    with pytest.raises(IntegrityError):
+        await world.record(
+            Vaccination, resident, source="health_api", source_record_id="V1", **values
+        )
+    await world.record(Vaccination, resident, source="other", source_record_id="V1", **values)
+
+
+@pytest.mark.parametrize(
+    ("statement", "reason"),
+    [
+        pytest.param(
+            "INSERT INTO grids (code, name, level, path, created_at) "
+            "VALUES ('1', 'x', 'DISTRICT', 'no-slash', '2026-01-01')",
+            "path must end with a slash",
+            id="grid-path-without-slash",
+        ),
+        pytest.param(
+            "INSERT INTO grids (code, name, level, path, created_at) "
+            "VALUES ('1', 'x', 'PROVINCE', '1/', '2026-01-01')",
+            "level outside the enum",
+            id="unknown-grid-level",
+        ),
+        pytest.param(
+            "INSERT INTO residents (id, id_number, name, gender, birth_date, grid_code, grid_path,"
+            " created_at, updated_at) VALUES ('r', '123', 'x', 'MALE', '2000-01-01', '410105',"
+            " '410105/', '2026-01-01', '2026-01-01')",
+            "ID number shorter than 18",
+            id="short-id-number",
+        ),
+        pytest.param(
+            "INSERT INTO residents (id, id_number, name, gender, birth_date, grid_code, grid_path,"
+            " created_at, updated_at) VALUES ('r', '11010519491231002X', 'x', 'MALE', '2000-01-01',"
+            " 'nowhere', 'nowhere/', '2026-01-01', '2026-01-01')",
+            "grid that does not exist",
+            id="unknown-grid",
+        ),
+    ],
+)
+async def test_database_constraints_refuse_invalid_rows(
+    engine: AsyncEngine, statement: str, reason: str
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO grids (code, name, level, path, created_at) "
+                "VALUES ('410105', '金水区', 'DISTRICT', '410105/', '2026-01-01')"
+            )
+        )
+
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(text(statement))
+
+
+async def test_subtree_query_does_not_confuse_codes_that_share_a_prefix(
+    world: World, engine: AsyncEngine
+) -> None:
+    root = await world.grid("410105")
+    street = await world.grid("410105001", parent=root)
+    lookalike = await world.grid("4101050011", parent=root)  # starts with the street's code
+    building = await world.grid("410105001001001", parent=street)
+    inside = await world.resident(building)
+    await world.resident(lookalike)
+
+    async with engine.connect() as connection:
+        found = (
+            (
+                await connection.execute(
+                    select(Resident.id).where(in_subtree(Resident.grid_path, street.path))
+                )
+            )
+            .scalars()
+            .all()
+        )
+
+    assert found == [inside.id]
+
+
+async def test_subtree_query_uses_the_path_index(engine: AsyncEngine, is_postgres: bool) -> None:
+    query = select(Resident.id).where(in_subtree(Resident.grid_path, "410105/410105001/"))
+    compiled = query.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+    async with engine.connect() as connection:
+        if is_postgres:
+            await connection.execute(text("SET enable_seqscan = off"))
+            plan = (await connection.execute(text(f"EXPLAIN {compiled}"))).scalars().all()
+        else:
+            rows = await connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+            plan = [row[-1] for row in rows]
+
+    assert any("ix_residents_grid_path" in line for line in plan), plan
