@@ -27,7 +27,15 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy hub schema connectors tests
 
-test: install lint
+# Node packages for the gateway e2e tests (tests/e2e/gateway); without npm they skip, loudly.
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund; \
+	else \
+		echo "WARNING: npm not found: the gateway e2e tests will be skipped (install Node.js >= 20)" >&2; \
+	fi
+
+test: install lint node_modules/.package-lock.json
 	@echo "== tests on SQLite =="
 	$(PY) -m pytest
 	@echo "== tests on PostgreSQL (throwaway cluster) =="

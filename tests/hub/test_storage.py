@@ -69,7 +69,7 @@ async def test_upgrading_an_existing_database_keeps_its_data(scratch_database_ur
     engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.execute(
-            insert(Grid.__table__).values(
+            insert(Grid).values(
                 code="410105",
                 name="金水区",
                 level="DISTRICT",
