@@ -170,9 +170,35 @@ def demo(
         migrations.upgrade(settings.database_url)
         if not _has_district(settings):
             _run_seed(settings, scale="small", residents=residents, seed=0)
-    url = f"http://{settings.host}:{port or settings.port}/graphql"
-    console.print(f"GraphiQL: {url}", highlight=False)
+        base_url = f"http://{settings.host}:{port or settings.port}"
+        _print_demo_clients(settings, base_url)
+    console.print(f"GraphiQL: {base_url}/graphql", highlight=False)
     serve(host=None, port=port, workers=1)
+
+
+def _print_demo_clients(settings: Settings, base_url: str) -> None:
+    from rich.table import Table
+
+    from hub.auth.policy import load_policy
+    from hub.demo.credentials import demo_clients
+    from hub.storage.session import create_engine, create_sessionmaker
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            return await demo_clients(create_sessionmaker(engine), load_policy(settings.policy))
+        finally:
+            await engine.dispose()
+
+    clients, resident_id = asyncio.run(run())
+    table = Table("role", "client_id", "client_secret", "grid", title="Demo clients (one per role)")
+    for client in clients:
+        table.add_row(client.role, client.client_id, client.client_secret, client.grid_code or "")
+    out = Console()
+    out.print(table)
+    for client in clients:
+        out.print(f"\n# {client.role}", highlight=False)
+        out.print(client.curl(base_url, resident_id), highlight=False, soft_wrap=True)
 
 
 def _has_district(settings: Settings) -> bool:
