@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 
@@ -30,10 +31,10 @@ class DemoClient:
             f"-d grant_type=client_credentials {base_url}/oauth/token | "
             "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
         )
-        query = (
-            '{"query": "{ me { roles scopes } resident(id: \\"%s\\") { name grid { name } } }"}'
-            % resident_id
+        document = (
+            f'{{ me {{ roles scopes }} resident(id: "{resident_id}") {{ name grid {{ name }} }} }}'
         )
+        query = json.dumps({"query": document}, ensure_ascii=False)
         request = (
             f'curl -s {base_url}/graphql -H "Authorization: Bearer $TOKEN" '
             f'-H "X-Request-Purpose: demo" -H "Content-Type: application/json" -d {shlex.quote(query)}'
