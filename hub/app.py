@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from hub.audit.trail import AuditTrail
 from hub.auth.caller import GridPaths
 from hub.auth.policy import load_policy
 from hub.auth.resource import RequireBearerToken
@@ -39,12 +40,20 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     auth = AuthRuntime.create(settings, engine, policy, password_hasher=password_hasher)
     grid_paths = GridPaths(engine)
     metrics = Metrics()
+    trail = AuditTrail.create(settings, engine) if settings.audit_enabled else None
 
     def graphql(name: str) -> ASGIApp:
-        schema = build_schema(name, production=production)
-        endpoint = HubGraphQL(schema, settings=settings, engine=engine)
+        endpoint_name = "graphql" if name == "unified" else f"subgraphs/{name}"
+        extensions = [trail.extension] if trail is not None else []
+        schema = build_schema(name, production=production, extensions=extensions)
+        endpoint = HubGraphQL(schema, settings=settings, engine=engine, endpoint=endpoint_name)
         return RequireBearerToken(
-            endpoint, verifier=auth.verifier, policy=policy, grid_paths=grid_paths
+            endpoint,
+            verifier=auth.verifier,
+            policy=policy,
+            grid_paths=grid_paths,
+            on_refused=trail.record_unauthenticated if trail is not None else None,
+            endpoint=endpoint_name,
         )
 
     async def healthz(_: Request) -> JSONResponse:
@@ -66,6 +75,8 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
+        if trail is not None:
+            await trail.writer.stop()
         await engine.dispose()
 
     unified = graphql("unified")
@@ -85,4 +96,5 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     app.state.settings = settings
     app.state.engine = engine
     app.state.auth = auth
+    app.state.audit = trail
     return app

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.audit.cli import audit_app
 from hub.auth.cli import clients_app, keys_app
 from hub.config import Settings
 from hub.storage import migrations
@@ -28,6 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 console = Console(stderr=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # External OpenID Connect issuers whose access tokens the hub accepts, as JSON:
     # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "roles_claim": "roles"}]
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+
+    # Audit trail
+    audit_enabled: bool = True  # off only to measure its cost (`make bench`)
+    audit_key: SecretStr | None = None  # HMAC key for redacted values; required in prod
+    audit_max_batch: int = Field(default=500, ge=1)
 
     @property
     def signing_keys_dir(self) -> Path:

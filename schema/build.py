@@ -16,18 +16,23 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
+from schema.audit import AuditQuery
 from schema.department import DepartmentSchema, Info
 from schema.departments import DEPARTMENTS
 from schema.errors import EXPECTED_CODES
 from schema.extensions.error_codes import ErrorCodes, logger
 from schema.extensions.request_database import RequestDatabaseExtension
 from schema.extensions.scopes import enforce_declared_scopes
-from schema.query import Query
+from schema.query import CoreQuery
 from schema.resident import Resident
+
+# The root query: one line per domain that contributes root fields.
+Query = merge_types("Query", (CoreQuery, AuditQuery))
 
 UNIFIED = "unified"
 CORE = "core"
@@ -88,7 +93,10 @@ def _department_resident(department: DepartmentSchema) -> type[Any]:
 
     async def resolve_reference(cls: type[Any], info: Info, id: strawberry.ID) -> Any:
         row = await info.context.loaders.resident.load(str(id))
-        return cls(id=id) if row is not None else None
+        if row is None:
+            return None
+        info.context.resident_ids.add(row.id)
+        return cls(id=id)
 
     namespace = {"resolve_reference": classmethod(resolve_reference)}
     cls = type("Resident", (department.resident_fields,), namespace)

@@ -10,6 +10,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.responses import Response
 
 if TYPE_CHECKING:
     from schema.loaders import Loaders
@@ -35,7 +36,7 @@ class RequestDatabase:
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self.engine = engine
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
 
@@ -43,7 +44,7 @@ class RequestDatabase:
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         async with self._lock:
             if self._connection is None:
-                self._connection = await self._engine.connect()
+                self._connection = await self.engine.connect()
             yield self._connection
 
     async def close(self) -> None:
@@ -62,13 +63,26 @@ class Purpose:
 
 
 @dataclass
+class RequestInfo:
+    """Where the request came from, for the audit trail."""
+
+    request_id: str = ""
+    endpoint: str = "graphql"
+    client_address: str | None = None
+    response: Response | None = None  # the response under construction (status, headers)
+
+
+@dataclass
 class Context:
     database: RequestDatabase
     caller: Caller
     today: date
     request_purpose: Purpose = field(default_factory=Purpose)
+    request: RequestInfo = field(default_factory=RequestInfo)
     max_page_size: int = 500
     denied_paths: list[list[str | int]] = field(default_factory=list)
+    resident_ids: set[str] = field(default_factory=set)
+    accessed_fields: set[str] = field(default_factory=set)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -47,7 +47,7 @@ def _id_number_argument(raw: str) -> str:
 
 
 @strawberry.type
-class Query:
+class CoreQuery:
     @strawberry.field(description="The caller's client, roles, scopes and grid.")
     def me(self, info: Info) -> Me:
         caller = info.context.caller
@@ -77,7 +77,10 @@ class Query:
                 id_number=number,
                 within_path=context.caller.grid_path,
             )
-        return resident_from_row(row, context.today) if row is not None else None
+        if row is None:
+            return None
+        context.resident_ids.add(row.id)
+        return resident_from_row(row, context.today)
 
     @federation.field(
         requires_scopes=[["resident:basic"]],

@@ -115,7 +115,10 @@ def _compose_resident() -> type[CoreResidentFields]:
 
 async def _resolve_reference(cls: type[Any], info: Info, id: strawberry.ID) -> Any:
     row = await info.context.loaders.resident.load(str(id))
-    return resident_from_row(row, info.context.today) if row is not None else None
+    if row is None:
+        return None
+    info.context.resident_ids.add(row.id)
+    return resident_from_row(row, info.context.today)
 
 
 if TYPE_CHECKING:
@@ -236,6 +239,7 @@ async def resident_page(
         ResidentEdge(cursor=encode_cursor(row.id), node=resident_from_row(row, context.today))
         for row in rows[:first]
     ]
+    context.resident_ids.update(row.id for row in rows[:first])
     page_info = PageInfo(
         has_next_page=len(rows) > first,
         has_previous_page=after_id is not None,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -262,8 +263,8 @@ class Clients:
     ) -> GraphQLClient:
         token = await self.token(role, grid=grid, scope=scope)
         headers = {"Authorization": f"Bearer {token}"}
-        if purpose is not None:
-            headers["X-Request-Purpose"] = purpose
+        if purpose is not None:  # header values are ASCII: Chinese text goes percent-encoded
+            headers["X-Request-Purpose"] = quote(purpose)
         return GraphQLClient(self.http, headers)
 
 

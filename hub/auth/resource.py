@@ -7,6 +7,10 @@ HTTP 401 with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Awaitable
+from typing import Protocol
+
 import orjson
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
@@ -20,6 +24,10 @@ from schema.context import Caller
 from schema.errors import UNAUTHENTICATED
 
 MAX_AUTHORIZATION_HEADER = 8 * 1024 + len("Bearer ")
+
+
+class OnRefused(Protocol):
+    def __call__(self, request: Request, *, endpoint: str) -> Awaitable[None]: ...
 
 
 class AuthenticationError(Exception):
@@ -60,12 +68,21 @@ class RequireBearerToken:
     """Authenticates GraphQL requests; lets the GraphiQL page itself through (GET, no query)."""
 
     def __init__(
-        self, app: ASGIApp, *, verifier: TokenVerifier, policy: Policy, grid_paths: GridPaths
+        self,
+        app: ASGIApp,
+        *,
+        verifier: TokenVerifier,
+        policy: Policy,
+        grid_paths: GridPaths,
+        on_refused: OnRefused | None = None,
+        endpoint: str = "graphql",
     ) -> None:
         self.app = app
         self.verifier = verifier
         self.policy = policy
         self.grid_paths = grid_paths
+        self.on_refused = on_refused
+        self.endpoint = endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,6 +95,9 @@ class RequireBearerToken:
         try:
             caller = await self.authenticate(request)
         except AuthenticationError as error:
+            if self.on_refused is not None:
+                with contextlib.suppress(Exception):  # refused either way; the audit is best effort
+                    await self.on_refused(request, endpoint=self.endpoint)
             await unauthorized(error.description)(scope, receive, send)
             return
         scope.setdefault("state", {})["caller"] = caller

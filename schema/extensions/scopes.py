@@ -85,6 +85,7 @@ def _guard(
         if resident_data and not context.purpose:
             context.denied(info.path.as_list())
             raise PurposeRequiredError(coordinate)
+        context.accessed_fields.add(coordinate)
         return resolve(root, info, **arguments)
 
     return guarded

@@ -19,6 +19,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLType,
+    Undefined,
     get_named_type,
 )
 
@@ -35,7 +36,22 @@ RESIDENT_ID = "r-000001"
 BUILDING = "410105001001001"
 
 # Arguments for root fields that need them; every other argument keeps its default.
-ROOT_ARGUMENTS = {"resident": f'(id: "{RESIDENT_ID}")', "grid": f'(code: "{BUILDING}")'}
+ROOT_ARGUMENTS = {
+    "resident": f'(id: "{RESIDENT_ID}")',
+    "grid": f'(code: "{BUILDING}")',
+    "residentAccessReport": f'(residentId: "{RESIDENT_ID}")',
+}
+
+
+def test_every_required_root_argument_has_a_value() -> None:
+    """A new root field with required arguments needs a line in ROOT_ARGUMENTS."""
+    for name, field in object_type("Query").fields.items():
+        required = any(
+            isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined
+            for arg in field.args.values()
+        )
+        if required and not name.startswith("_"):
+            assert name in ROOT_ARGUMENTS, f"add example arguments for Query.{name}"
 
 
 @dataclass(frozen=True)

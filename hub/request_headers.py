@@ -1,4 +1,4 @@
-"""Reads why a request is made (X-Request-Purpose), for whom (-User) and for which case (-Case).
+"""Request headers the audit trail records: why (X-Request-Purpose), for whom, which case, which id.
 
 Department systems act for a person and a case, as X-Road's user-id and issue headers
 record. Header values may carry Chinese text as raw UTF-8 or percent-encoded UTF-8.
@@ -6,6 +6,8 @@ record. Header values may carry Chinese text as raw UTF-8 or percent-encoded UTF
 
 from __future__ import annotations
 
+import re
+import uuid
 from urllib.parse import unquote
 
 from starlette.datastructures import Headers
@@ -33,3 +35,12 @@ def request_purpose(headers: Headers) -> Purpose:
         end_user=_header_text(headers, "x-request-user"),
         case_ref=_header_text(headers, "x-request-case"),
     )
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def request_id_of(headers: Headers) -> str:
+    """The caller's X-Request-Id when it is a sane token, otherwise a fresh one."""
+    given = headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex

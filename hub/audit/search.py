@@ -1,0 +1,92 @@
+"""Queries over the audit trail for auditors: filtered event pages and per-resident reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, String, cast, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.storage.audit import AuditEvent, AuditResidentAccess
+
+EVENTS = AuditEvent.__table__
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    client_id: str | None = None
+    subject: str | None = None
+    resident_id: str | None = None
+    outcome: str | None = None
+    operation_name: str | None = None
+    field: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(criteria: EventFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    for column, value in (
+        (AuditEvent.client_id, criteria.client_id),
+        (AuditEvent.subject, criteria.subject),
+        (AuditEvent.outcome, criteria.outcome),
+        (AuditEvent.operation_name, criteria.operation_name),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if criteria.resident_id is not None:
+        accessed = (AuditResidentAccess.event_id == AuditEvent.id) & (
+            AuditResidentAccess.resident_id == criteria.resident_id
+        )
+        conditions.append(exists().where(accessed))
+    if criteria.field is not None:
+        pattern = f'%"{_like_literal(criteria.field)}"%'
+        conditions.append(cast(AuditEvent.fields, String).like(pattern, escape="\\"))
+    if criteria.start is not None:
+        conditions.append(AuditEvent.at >= criteria.start)
+    if criteria.end is not None:
+        conditions.append(AuditEvent.at < criteria.end)
+    return conditions
+
+
+async def find_events(
+    connection: AsyncConnection, *, criteria: EventFilter, limit: int, before_id: int | None
+) -> Sequence[Row[Any]]:
+    """Newest first; keyset pagination on the event id."""
+    query = select(EVENTS).where(*_conditions(criteria))
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    return (await connection.execute(query.order_by(AuditEvent.id.desc()).limit(limit))).all()
+
+
+async def count_events(connection: AsyncConnection, *, criteria: EventFilter) -> int:
+    query = select(func.count()).select_from(EVENTS).where(*_conditions(criteria))
+    return int((await connection.execute(query)).scalar_one())
+
+
+async def resident_accesses(
+    connection: AsyncConnection,
+    *,
+    resident_id: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> Sequence[Row[Any]]:
+    """Every event that returned this resident, oldest first."""
+    query = (
+        select(EVENTS)
+        .join(AuditResidentAccess, AuditResidentAccess.event_id == AuditEvent.id)
+        .where(AuditResidentAccess.resident_id == resident_id)
+        .order_by(AuditResidentAccess.at, AuditEvent.id)
+    )
+    if start is not None:
+        query = query.where(AuditResidentAccess.at >= start)
+    if end is not None:
+        query = query.where(AuditResidentAccess.at < end)
+    return (await connection.execute(query)).all()

@@ -1,0 +1,127 @@
+"""The group-commit audit writer: requests queue their events, one transaction commits a batch.
+
+Each request awaits its own event's commit, so it is answered only once the event is
+durable; a failed commit fails every request of that batch (the caller then serves no
+data). The chain's head advances only after a successful commit, so a failed batch
+leaves no gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.audit.records import GENESIS_HASH, AuditRecord
+from hub.storage.audit import AuditChain, AuditEvent, AuditResidentAccess
+from hub.storage.base import utcnow
+
+Pending = tuple[AuditRecord, "asyncio.Future[None]"]
+
+
+class AuditUnavailableError(RuntimeError):
+    """The audit store could not be written; no resident data may be served."""
+
+
+class AuditWriter:
+    """One chain per writer (per hub process); start lazily, stop when the app stops."""
+
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 500) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.chain_id = str(uuid.uuid4())
+        self._seq = 0
+        self._head = GENESIS_HASH
+        self._queue: asyncio.Queue[Pending] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+
+    async def append(self, record: AuditRecord) -> None:
+        """Return once `record` is committed; raise `AuditUnavailableError` if it cannot be."""
+        queue = await self._started()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.put_nowait((record, future))
+        await future
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            assert self._queue is not None
+            await self._queue.join()
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _started(self) -> asyncio.Queue[Pending]:
+        async with self._starting:
+            if self._queue is None:
+                await self._register_chain()
+                self._queue = asyncio.Queue()
+            if self._task is None or self._task.done():
+                self._task = asyncio.create_task(self._run(self._queue), name="audit-writer")
+        return self._queue
+
+    async def _register_chain(self) -> None:
+        row = {
+            "chain_id": self.chain_id,
+            "started_at": utcnow(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "head_seq": 0,
+            "head_hash": GENESIS_HASH,
+        }
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(insert(AuditChain), [row])
+        except Exception as error:
+            raise AuditUnavailableError(f"cannot start the audit chain: {error}") from error
+
+    async def _run(self, queue: asyncio.Queue[Pending]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self.max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                await self._commit(batch)
+            except Exception as error:  # the store failed: every request of the batch fails
+                failure = AuditUnavailableError(f"audit store unavailable: {error}")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(failure)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+            finally:
+                for _ in batch:
+                    queue.task_done()
+
+    async def _commit(self, batch: list[Pending]) -> None:
+        seq, head = self._seq, self._head
+        events: list[dict[str, Any]] = []
+        for record, _ in batch:
+            seq += 1
+            event = record.chained(chain_id=self.chain_id, seq=seq, prev_hash=head)
+            head = event["hash"]
+            events.append(event)
+        async with self.engine.begin() as connection:
+            inserted = await connection.execute(
+                insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True), events
+            )
+            access = [
+                {"event_id": event_id, "resident_id": resident_id, "at": event["at"]}
+                for event_id, event in zip(inserted.scalars().all(), events, strict=True)
+                for resident_id in event["resident_ids"]
+            ]
+            if access:
+                await connection.execute(insert(AuditResidentAccess), access)
+            await connection.execute(
+                update(AuditChain)
+                .where(AuditChain.chain_id == self.chain_id)
+                .values(head_seq=seq, head_hash=head)
+            )
+        self._seq, self._head = seq, head

@@ -1,0 +1,153 @@
+"""Appends one audit event per GraphQL request, and answers only once it is durable.
+
+What is recorded is what happened, not what the query text suggests: the residents the
+resolvers actually returned, the protected fields actually resolved, the paths refused.
+If the event cannot be written, no data is served (HTTP 503: fail closed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import GraphQLError, OperationDefinitionNode
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from hub.audit.records import AuditRecord, Outcome
+from hub.audit.redaction import Redactor
+from hub.audit.writer import AuditUnavailableError, AuditWriter
+from hub.storage.base import utcnow
+from schema.context import Context
+from schema.errors import FORBIDDEN, INTERNAL_SERVER_ERROR, PURPOSE_REQUIRED
+
+REFUSALS = frozenset({FORBIDDEN, PURPOSE_REQUIRED})
+
+
+class AuditExtension(SchemaExtension):
+    def __init__(self, *, writer: AuditWriter, redactor: Redactor) -> None:
+        self.writer = writer
+        self.redactor = redactor
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        started = time.perf_counter_ns()
+        # Redacted now: resolvers may mutate the variables (federation adds to representations).
+        variables = self.redactor.variables(self.execution_context.variables)
+        escaped: GraphQLError | None = None
+        try:
+            yield
+        except GraphQLError as error:
+            escaped = error
+            raise
+        finally:
+            context = self.execution_context.context
+            if isinstance(context, Context):
+                duration_us = (time.perf_counter_ns() - started) // 1000
+                record = self._record(context, escaped, duration_us, variables)
+                await self._write(context, record)
+
+    async def _write(self, context: Context, record: AuditRecord) -> None:
+        try:
+            await self.writer.append(record)
+        except AuditUnavailableError:
+            result = self.execution_context.result
+            if result is not None:
+                result.data = None
+                result.errors = [
+                    GraphQLError(
+                        "the audit trail cannot be written, so no data is served; retry later",
+                        extensions={"code": INTERNAL_SERVER_ERROR},
+                    )
+                ]
+            if context.request.response is not None:
+                context.request.response.status_code = 503
+
+    def _record(
+        self,
+        context: Context,
+        escaped: GraphQLError | None,
+        duration_us: int,
+        variables: dict[str, Any],
+    ) -> AuditRecord:
+        execution = self.execution_context
+        caller, purpose = context.caller, context.request_purpose
+        errors = _errors(execution, escaped)
+        return AuditRecord(
+            at=utcnow(),
+            request_id=context.request.request_id,
+            endpoint=context.request.endpoint,
+            outcome=_outcome(execution, errors, invalid=escaped is not None),
+            duration_us=duration_us,
+            client_id=caller.client_id,
+            subject=caller.subject,
+            roles=list(caller.roles),
+            scopes=sorted(caller.scopes),
+            grid_scope=caller.grid_code if caller.grid_path else None,
+            client_address=context.request.client_address,
+            purpose=purpose.purpose,
+            end_user=purpose.end_user,
+            case_ref=purpose.case_ref,
+            operation_type=_operation_type(execution),
+            operation_name=_operation_name(execution),
+            document_hash=_document_hash(execution.query),
+            variables=variables,
+            resident_ids=sorted(context.resident_ids),
+            fields=sorted(context.accessed_fields),
+            denied_paths=[".".join(map(str, path)) for path in context.denied_paths],
+            error_codes=sorted({_code(error) for error in errors}),
+        )
+
+
+def _errors(execution: ExecutionContext, escaped: GraphQLError | None) -> list[GraphQLError]:
+    if escaped is not None:
+        return [escaped]
+    if execution.result is not None and execution.result.errors:
+        return list(execution.result.errors)
+    return list(execution.pre_execution_errors or [])
+
+
+def _code(error: GraphQLError) -> str:
+    return str((error.extensions or {}).get("code", INTERNAL_SERVER_ERROR))
+
+
+def _outcome(execution: ExecutionContext, errors: list[GraphQLError], *, invalid: bool) -> Outcome:
+    if not errors:
+        return Outcome.OK
+    codes = {_code(error) for error in errors}
+    if INTERNAL_SERVER_ERROR in codes:
+        return Outcome.ERROR
+    if invalid or any(error.path is None for error in errors):  # parse or validation error
+        return Outcome.INVALID
+    data: dict[str, Any] = (execution.result.data if execution.result else None) or {}
+    if any(value is not None for value in data.values()):
+        return Outcome.PARTIAL
+    return Outcome.DENIED if codes <= REFUSALS else Outcome.INVALID
+
+
+def _operation(execution: ExecutionContext) -> OperationDefinitionNode | None:
+    document = execution.graphql_document
+    if document is None:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    wanted = execution.operation_name
+    return next(
+        (o for o in operations if wanted is None or (o.name and o.name.value == wanted)), None
+    )
+
+
+def _operation_type(execution: ExecutionContext) -> str | None:
+    operation = _operation(execution)
+    return operation.operation.value if operation is not None else None
+
+
+def _operation_name(execution: ExecutionContext) -> str | None:
+    if execution.operation_name:
+        return execution.operation_name[:128]
+    operation = _operation(execution)
+    return operation.name.value if operation is not None and operation.name else None
+
+
+def _document_hash(query: str | None) -> str | None:
+    return hashlib.sha256(query.encode()).hexdigest() if query else None
