@@ -25,6 +25,7 @@ from hub.graphql_app import HubGraphQL
 from hub.metrics import Metrics, MetricsMiddleware
 from hub.storage import migrations
 from hub.storage.session import create_engine
+from hub.sync import SyncScheduler
 from schema.build import SUBGRAPHS, build_schema
 
 
@@ -41,6 +42,8 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     grid_paths = GridPaths(engine)
     metrics = Metrics()
     trail = AuditTrail.create(settings, engine) if settings.audit_enabled else None
+    # Reads the connectors TOML once: a bad file fails start-up, naming the problem.
+    scheduler = SyncScheduler(settings, engine) if settings.connectors else None
 
     def graphql(name: str) -> ASGIApp:
         endpoint_name = "graphql" if name == "unified" else f"subgraphs/{name}"
@@ -74,7 +77,11 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
         yield
+        if scheduler is not None:
+            await scheduler.stop()
         if trail is not None:
             await trail.writer.stop()
         await engine.dispose()

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.audit.cli import audit_app
 from hub.auth.cli import clients_app, keys_app
 from hub.config import Settings
+from hub.connectors_cli import connectors_app, quarantine_app, sync_command
 from hub.storage import migrations
 
 app = typer.Typer(help="GridHub: cross-department data sharing for grid-based governance.")
@@ -30,6 +31,9 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(connectors_app, name="connectors")
+app.add_typer(quarantine_app, name="quarantine")
+app.command("sync")(sync_command)
 
 console = Console(stderr=True)
 

@@ -6,15 +6,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry import federation
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -72,13 +73,17 @@ class CoreSchema(HubSchema):
 ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]
 
 
+# Limits as validation rules built once: the validation cache is keyed by the rule
+# classes, and QueryDepthLimiter/MaxAliasesLimiter would build new ones per request.
+LIMIT_RULES: list[type[ASTValidationRule]] = [depth_rule(12, None, None), alias_rule(30)]
+
+
 def _extensions(production: bool, extra: Sequence[ExtensionFactory]) -> list[Any]:
     return [
         *extra,
         lambda: ErrorCodes(mask_internal=production),
         RequestDatabaseExtension,
-        lambda: QueryDepthLimiter(max_depth=12),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: AddValidationRules(LIMIT_RULES),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
     ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -144,6 +145,7 @@ class LiveHub(GraphQLEndpoint):
     database_url: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
     district_code: str = ""
+    pid: int = 0  # the server process, for tests that kill it
     _tokens: dict[tuple[str, str | None], str] = field(default_factory=dict, compare=False)
 
     def subgraph_url(self, name: str) -> str:
@@ -439,7 +441,7 @@ def run_hub(
                 if attempt == 2:
                     raise
                 continue
-            yield hub
+            yield dataclasses.replace(hub, pid=process.pid)
             return
 
 

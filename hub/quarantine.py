@@ -1,0 +1,128 @@
+"""Quarantine: records a connector could not accept, kept with their reason and raw payload.
+
+Rows are keyed by (connector, stream, record_key) — the source record id when the payload
+yields one, else a hash of the payload — so reading the same bad record again updates its
+row, and a record that is later accepted (by a new sync or `hub quarantine retry`) is
+released from quarantine in the same transaction that writes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.storage.base import utcnow
+from hub.storage.models import QuarantinedRecord, QuarantineReason
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """One refused record, as the pipeline hands it to quarantine."""
+
+    record_key: str
+    source_record_id: str | None
+    reason: QuarantineReason
+    message: str
+    detail: Any
+    payload: dict[str, Any]
+
+
+def record_key(source_record_id: str | None, payload: dict[str, Any]) -> str:
+    """The source record id, else a stable hash of the payload (the same bad row keeps one key)."""
+    if source_record_id:
+        return source_record_id[:128]
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def quarantine_records(
+    session: AsyncSession, *, connector: str, stream: str, rejected: Sequence[Rejected]
+) -> None:
+    """Insert or refresh one row per record key (the last rejection of a key in a batch wins)."""
+    latest = {item.record_key: item for item in rejected}
+    if not latest:
+        return
+    query = select(QuarantinedRecord).where(
+        QuarantinedRecord.connector == connector,
+        QuarantinedRecord.stream == stream,
+        QuarantinedRecord.record_key.in_(latest),
+    )
+    existing = {row.record_key: row for row in (await session.scalars(query))}
+    now = utcnow()
+    for key, item in latest.items():
+        row = existing.get(key)
+        if row is None:
+            session.add(_new_row(connector, stream, item, now))
+        else:
+            _refresh(row, item, now)
+
+
+def _new_row(connector: str, stream: str, item: Rejected, now: datetime) -> QuarantinedRecord:
+    return QuarantinedRecord(
+        connector=connector,
+        stream=stream,
+        record_key=item.record_key,
+        source_record_id=item.source_record_id,
+        reason=item.reason,
+        message=item.message,
+        detail=item.detail,
+        payload=item.payload,
+        attempts=1,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
+
+
+def _refresh(row: QuarantinedRecord, item: Rejected, now: datetime) -> None:
+    row.reason, row.message, row.detail = item.reason, item.message, item.detail
+    row.payload, row.source_record_id = item.payload, item.source_record_id
+    row.attempts += 1
+    row.last_seen_at = now
+
+
+async def release_records(
+    session: AsyncSession, *, connector: str, stream: str, keys: Sequence[str]
+) -> None:
+    """Drop the rows of records that have now been accepted."""
+    if not keys:
+        return
+    await session.execute(
+        delete(QuarantinedRecord).where(
+            QuarantinedRecord.connector == connector,
+            QuarantinedRecord.stream == stream,
+            QuarantinedRecord.record_key.in_(set(keys)),
+        )
+    )
+
+
+async def list_quarantine(
+    session: AsyncSession,
+    *,
+    connector: str | None = None,
+    reason: QuarantineReason | None = None,
+    limit: int | None = None,
+) -> Sequence[QuarantinedRecord]:
+    query = select(QuarantinedRecord).order_by(
+        QuarantinedRecord.connector, QuarantinedRecord.stream, QuarantinedRecord.id
+    )
+    if connector is not None:
+        query = query.where(QuarantinedRecord.connector == connector)
+    if reason is not None:
+        query = query.where(QuarantinedRecord.reason == reason)
+    if limit is not None:
+        query = query.limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def count_quarantine(session: AsyncSession, *, connector: str, stream: str) -> int:
+    query = select(func.count()).where(
+        QuarantinedRecord.connector == connector, QuarantinedRecord.stream == stream
+    )
+    return int((await session.execute(query)).scalar_one())

@@ -1,0 +1,29 @@
+"""Entry point for the crash tests: `python tests/connectors/crash_sync.py DATABASE_URL CONNECTORS_TOML`.
+
+Runs one `hub.sync.sync` over every configured connector, as `hub sync` would; the test
+SIGKILLs it at random moments and then lets it finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from hub.config import Settings
+from hub.storage.session import create_engine
+from hub.sync import sync
+
+
+async def main(database_url: str, connectors: Path) -> int:
+    settings = Settings(database_url=database_url, connectors=connectors)
+    engine = create_engine(database_url)
+    try:
+        summaries = await sync(settings, engine, env={})
+    finally:
+        await engine.dispose()
+    return 0 if all(s.status.value == "SUCCEEDED" for s in summaries) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1], Path(sys.argv[2]))))

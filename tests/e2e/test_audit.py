@@ -1,0 +1,131 @@
+"""The audit trail under load and under a crash, against `hub serve` on a real port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from hub.storage.audit import AuditEvent
+from hub.storage.session import create_engine
+from tests.e2e.conftest import (
+    HUB_BIN,
+    LiveHub,
+    district_code,
+    e2e_database,
+    run_hub,
+    seed_database,
+)
+
+pytestmark = pytest.mark.e2e
+
+QUERY = "{ residents(first: 5) { totalCount edges { node { id name } } } }"
+
+
+async def request_ids_in_trail(database_url: str, ids: list[str]) -> dict[str, int]:
+    """How many events each request id has (0 when missing)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            query = (
+                select(AuditEvent.request_id, func.count())
+                .where(AuditEvent.request_id.in_(ids))
+                .group_by(AuditEvent.request_id)
+            )
+            found: dict[str, int] = {}
+            for request_id, count in await connection.execute(query):
+                found[request_id] = count
+    finally:
+        await engine.dispose()
+    return {request_id: found.get(request_id, 0) for request_id in ids}
+
+
+async def fire(
+    url: str, headers: dict[str, str], ids: list[str], *, connections: int
+) -> dict[str, int]:
+    """POST one query per request id, `connections` at a time; status per answered id."""
+    answered: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def one(request_id: str) -> None:
+            try:
+                response = await client.post(
+                    f"{url}/graphql",
+                    json={"query": QUERY},
+                    headers={**headers, "X-Request-Id": request_id},
+                )
+            except httpx.HTTPError:
+                return  # no answer: the server may have died mid-request
+            answered[request_id] = response.status_code
+
+        await asyncio.gather(*(one(request_id) for request_id in ids))
+    return answered
+
+
+def verify(hub: LiveHub) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(HUB_BIN), "audit", "verify"],
+        env=dict(hub.env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_two_thousand_concurrent_requests_leave_exactly_two_thousand_chained_events(
+    live_hub: LiveHub, full_view_headers: dict[str, str]
+) -> None:
+    ids = [f"load-{uuid.uuid4().hex}" for _ in range(2000)]
+
+    answered = asyncio.run(fire(live_hub.url, full_view_headers, ids, connections=200))
+    trail = asyncio.run(request_ids_in_trail(live_hub.database_url, ids))
+    verified = verify(live_hub)
+
+    assert set(answered.values()) == {200}
+    assert len(answered) == 2000
+    assert sorted(set(trail.values())) == [1]
+    assert verified.returncode == 0, verified.stderr
+
+
+@pytest.fixture
+def crash_hub(tmp_path: Path) -> Iterator[LiveHub]:
+    with e2e_database(tmp_path) as database_url:
+        seed_database(database_url, tmp_path / "var")
+        with run_hub(database_url, tmp_path, district=district_code(database_url)) as hub:
+            yield hub
+
+
+def test_sigkill_under_load_loses_no_answered_request_and_the_chain_still_verifies(
+    crash_hub: LiveHub,
+) -> None:
+    headers = crash_hub.caller_headers("health_officer")
+    ids = [f"crash-{uuid.uuid4().hex}" for _ in range(3000)]
+
+    async def load_then_kill() -> dict[str, int]:
+        load = asyncio.create_task(fire(crash_hub.url, headers, ids, connections=100))
+        await asyncio.sleep(random.uniform(0.5, 1.5))
+        os.kill(crash_hub.pid, signal.SIGKILL)
+        return await load
+
+    answered = asyncio.run(load_then_kill())
+    ok = [request_id for request_id, status in answered.items() if status == 200]
+    trail = asyncio.run(request_ids_in_trail(crash_hub.database_url, ids))
+    verified = verify(crash_hub)
+
+    assert 0 < len(ok) < len(ids), "the kill should land in the middle of the load"
+    assert [request_id for request_id in ok if trail[request_id] != 1] == []
+    assert max(trail.values()) == 1
+    assert verified.returncode == 0, verified.stderr + verified.stdout
+    print(f"answered {len(ok)} of {len(ids)} before SIGKILL", file=sys.stderr)
