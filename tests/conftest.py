@@ -272,6 +272,8 @@ class Clients:
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     app = create_app(settings, password_hasher=FAST_HASHER)
     yield app
+    if app.state.audit is not None:  # what the lifespan does when a server stops
+        await app.state.audit.writer.stop()
     await app.state.engine.dispose()
 
 

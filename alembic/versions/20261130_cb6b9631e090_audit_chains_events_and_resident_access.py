@@ -78,16 +78,19 @@ def upgrade() -> None:
 
     op.create_table(
         "audit_resident_access",
-        sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("chain_id", sa.String(length=36), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("resident_id", sa.String(length=36), nullable=False),
         sa.Column("at", hub.storage.base.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["audit_events.id"],
-            name=op.f("fk_audit_resident_access_event_id_audit_events"),
+            ["chain_id", "seq"],
+            ["audit_events.chain_id", "audit_events.seq"],
+            name=op.f("fk_audit_resident_access_chain_id_audit_events"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("event_id", "resident_id", name=op.f("pk_audit_resident_access")),
+        sa.PrimaryKeyConstraint(
+            "chain_id", "seq", "resident_id", name=op.f("pk_audit_resident_access")
+        ),
     )
     with op.batch_alter_table("audit_resident_access", schema=None) as batch_op:
         batch_op.create_index(

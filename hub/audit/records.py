@@ -56,14 +56,15 @@ class AuditRecord:
 
     def chained(self, *, chain_id: str, seq: int, prev_hash: str) -> dict[str, Any]:
         """The event's column values, linked to its predecessor and sealed with its hash."""
-        values = dataclasses.asdict(self)
+        values = {name: getattr(self, name) for name in RECORD_FIELDS}  # asdict() deep-copies
         values.update(outcome=self.outcome.value, chain_id=chain_id, seq=seq, prev_hash=prev_hash)
         values["hash"] = event_hash(values)
         return values
 
 
+RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(AuditRecord))
 HASHED_COLUMNS = (
-    *(f.name for f in dataclasses.fields(AuditRecord)),
+    *RECORD_FIELDS,
     "chain_id",
     "seq",
     "prev_hash",

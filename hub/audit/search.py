@@ -42,8 +42,10 @@ def _conditions(criteria: EventFilter) -> list[ColumnElement[bool]]:
         if value is not None:
             conditions.append(column == value)
     if criteria.resident_id is not None:
-        accessed = (AuditResidentAccess.event_id == AuditEvent.id) & (
-            AuditResidentAccess.resident_id == criteria.resident_id
+        accessed = (
+            (AuditResidentAccess.chain_id == AuditEvent.chain_id)
+            & (AuditResidentAccess.seq == AuditEvent.seq)
+            & (AuditResidentAccess.resident_id == criteria.resident_id)
         )
         conditions.append(exists().where(accessed))
     if criteria.field is not None:
@@ -81,7 +83,11 @@ async def resident_accesses(
     """Every event that returned this resident, oldest first."""
     query = (
         select(EVENTS)
-        .join(AuditResidentAccess, AuditResidentAccess.event_id == AuditEvent.id)
+        .join(
+            AuditResidentAccess,
+            (AuditResidentAccess.chain_id == AuditEvent.chain_id)
+            & (AuditResidentAccess.seq == AuditEvent.seq),
+        )
         .where(AuditResidentAccess.resident_id == resident_id)
         .order_by(AuditResidentAccess.at, AuditEvent.id)
     )

@@ -9,6 +9,7 @@ leaves no gap.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import uuid
@@ -18,10 +19,12 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.audit.records import GENESIS_HASH, AuditRecord
+from hub.audit.sinks import Statement, sink_for
 from hub.storage.audit import AuditChain, AuditEvent, AuditResidentAccess
 from hub.storage.base import utcnow
 
 Pending = tuple[AuditRecord, "asyncio.Future[None]"]
+logger = logging.getLogger("gridhub.audit")
 
 
 class AuditUnavailableError(RuntimeError):
@@ -40,6 +43,7 @@ class AuditWriter:
         self._queue: asyncio.Queue[Pending] | None = None
         self._task: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
+        self._sink = sink_for(engine)
 
     async def append(self, record: AuditRecord) -> None:
         """Return once `record` is committed; raise `AuditUnavailableError` if it cannot be."""
@@ -55,6 +59,7 @@ class AuditWriter:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self._sink.close()
 
     async def _started(self) -> asyncio.Queue[Pending]:
         async with self._starting:
@@ -75,8 +80,7 @@ class AuditWriter:
             "head_hash": GENESIS_HASH,
         }
         try:
-            async with self.engine.begin() as connection:
-                await connection.execute(insert(AuditChain), [row])
+            await self._sink.write([(insert(AuditChain), [row])])
         except Exception as error:
             raise AuditUnavailableError(f"cannot start the audit chain: {error}") from error
 
@@ -88,6 +92,9 @@ class AuditWriter:
             try:
                 await self._commit(batch)
             except Exception as error:  # the store failed: every request of the batch fails
+                logger.exception(
+                    "audit batch of %d events not written; requests refused", len(batch)
+                )
                 failure = AuditUnavailableError(f"audit store unavailable: {error}")
                 for _, future in batch:
                     if not future.done():
@@ -108,20 +115,15 @@ class AuditWriter:
             event = record.chained(chain_id=self.chain_id, seq=seq, prev_hash=head)
             head = event["hash"]
             events.append(event)
-        async with self.engine.begin() as connection:
-            inserted = await connection.execute(
-                insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True), events
-            )
-            access = [
-                {"event_id": event_id, "resident_id": resident_id, "at": event["at"]}
-                for event_id, event in zip(inserted.scalars().all(), events, strict=True)
-                for resident_id in event["resident_ids"]
-            ]
-            if access:
-                await connection.execute(insert(AuditResidentAccess), access)
-            await connection.execute(
-                update(AuditChain)
-                .where(AuditChain.chain_id == self.chain_id)
-                .values(head_seq=seq, head_hash=head)
-            )
+        access = [
+            {"chain_id": self.chain_id, "seq": e["seq"], "resident_id": r, "at": e["at"]}
+            for e in events
+            for r in e["resident_ids"]
+        ]
+        chain = update(AuditChain).where(AuditChain.chain_id == self.chain_id)
+        statements: list[Statement] = [(insert(AuditEvent), events)]
+        if access:
+            statements.append((insert(AuditResidentAccess), access))
+        statements.append((chain.values(head_seq=seq, head_hash=head), None))
+        await self._sink.write(statements)
         self._seq, self._head = seq, head

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.storage.base import Base, UtcDateTime
@@ -60,14 +69,22 @@ class AuditEvent(Base):
 
 
 class AuditResidentAccess(Base):
-    """Which event returned which resident: the index behind per-resident access reports."""
+    """Which event returned which resident: the index behind per-resident access reports.
+
+    Keyed by the event's (chain, seq), which the writer knows before inserting, so a batch
+    needs no round trip to learn generated ids.
+    """
 
     __tablename__ = "audit_resident_access"
 
-    event_id: Mapped[int] = mapped_column(
-        ForeignKey("audit_events.id", ondelete="CASCADE"), primary_key=True
-    )
+    chain_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     resident_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (Index("ix_audit_resident_access_resident_at", "resident_id", "at"),)
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["chain_id", "seq"], ["audit_events.chain_id", "audit_events.seq"], ondelete="CASCADE"
+        ),
+        Index("ix_audit_resident_access_resident_at", "resident_id", "at"),
+    )

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    # SQLite ignores FOREIGN KEY clauses unless asked, per connection.
+def enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Per connection: SQLite ignores FOREIGN KEY clauses unless asked; WAL lets readers
+    # and the writer proceed together; NORMAL sync is durable against process crashes.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -35,7 +36,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             kwargs["poolclass"] = StaticPool
             kwargs["connect_args"] = {"check_same_thread": False}
         engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine.sync_engine, "connect", enable_sqlite_pragmas)
         return engine
     kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     return create_async_engine(url, **kwargs)

@@ -1,0 +1,96 @@
+"""Where the audit writer's batches go: one transaction per batch, as cheaply as the driver allows.
+
+asyncpg is natively asynchronous, so PostgreSQL batches run on the async engine. aiosqlite
+hands every cursor call to its thread and back (some twenty hops for a batch, ~2 ms);
+a synchronous SQLite connection in one dedicated thread writes the whole batch in one hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, Executable, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.storage.session import enable_sqlite_pragmas
+
+Statement = tuple[Executable, list[dict[str, Any]] | None]
+
+
+class BatchSink(Protocol):
+    async def write(self, statements: list[Statement]) -> None: ...
+    async def close(self) -> None: ...
+
+
+def _run(connection: Connection, statements: list[Statement]) -> None:
+    with connection.begin():
+        for statement, parameters in statements:
+            connection.execute(statement, parameters)
+
+
+class AsyncSink:
+    """A connection of its own: no pool checkout per batch, none taken from requests."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def write(self, statements: list[Statement]) -> None:
+        if self._connection is None:
+            self._connection = await self._engine.connect()
+        try:
+            await self._connection.run_sync(_run, statements)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self._connection.invalidate()
+            self._connection = None
+            raise
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+
+class ThreadSink:
+    """A synchronous SQLite connection living in one dedicated thread."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        url = engine.url.set(drivername="sqlite")
+        self._engine: Engine = create_engine(url)
+        event.listen(self._engine, "connect", enable_sqlite_pragmas)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite")
+        self._connection: Connection | None = None
+
+    def _write(self, statements: list[Statement]) -> None:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        try:
+            _run(self._connection, statements)
+        except Exception:
+            self._connection.invalidate()
+            self._connection = None
+            raise
+
+    async def write(self, statements: list[Statement]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._write, statements)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self._engine.dispose()
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
+
+
+def sink_for(engine: AsyncEngine) -> BatchSink:
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        return ThreadSink(engine)
+    return AsyncSink(engine)
