@@ -10,6 +10,7 @@ from hub.storage import grids, residents
 from schema.department import Info
 from schema.enums import GridLevel
 from schema.errors import BadUserInputError
+from schema.extensions.scopes import require_argument_scope
 from schema.grid import Grid, get_grid
 from schema.pagination import check_page_size
 from schema.resident import (
@@ -61,13 +62,18 @@ class CoreQuery:
 
     @federation.field(
         requires_scopes=[["resident:basic"]],
-        description="One resident by opaque id or by ID number (exactly one of the two).",
+        description=(
+            "One resident by opaque id or by ID number (exactly one of the two). "
+            "Looking up by `idNumber` requires the scope resident:pii."
+        ),
     )
     async def resident(
         self, info: Info, id: strawberry.ID | None = None, id_number: str | None = None
     ) -> Resident | None:
         if (id is None) == (id_number is None):
             raise BadUserInputError("pass exactly one of `id` and `idNumber`")
+        if id_number is not None:
+            require_argument_scope(info, "resident:pii", "Query.resident(idNumber:)")
         number = _id_number_argument(id_number) if id_number is not None else None
         context = info.context
         async with context.database.connect() as connection:

@@ -89,3 +89,13 @@ def _guard(
         return resolve(root, info, **arguments)
 
     return guarded
+
+
+def require_argument_scope(info: GraphQLResolveInfo[Any], scope: str, coordinate: str) -> None:
+    """For rules on an argument, which `@requiresScopes` cannot be placed on.
+
+    The rule is stated in the field's description, so it is in the SDL all the same.
+    """
+    if scope not in info.context.caller.scopes:
+        info.context.denied(info.path.as_list())
+        raise ForbiddenError(coordinate, (frozenset({scope}),))

@@ -203,3 +203,16 @@ async def test_graphiql_page_is_served_without_a_token_in_dev(http: httpx.AsyncC
 
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+async def test_lookup_by_id_number_needs_resident_pii(world: World, clients: Clients) -> None:
+    grids = await world.tree()
+    resident = await world.resident(grids["410105001001001"])
+    narrowed = await clients.graphql("health_officer", scope="resident:basic")
+    query = "query($n: String!) { resident(idNumber: $n) { name } }"
+
+    result = await narrowed(query, {"n": resident.id_number})
+
+    assert result["data"] == {"resident": None}
+    assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "resident:pii" in result["errors"][0]["message"]
