@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -94,6 +95,25 @@ class StreamBase(Strict):
         return self
 
 
+def _env_alternatives_of(*keys: str) -> Callable[[Any], Any]:
+    """A before-validator: `key_env` given stands in for `key`, so only a lack of both is
+    reported, as `key: Field required`."""
+
+    def fill(data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        absent = [k for k in keys if k not in data and f"{k}_env" in data]
+        return {**data, **dict.fromkeys(absent)} if absent else data
+
+    return fill
+
+
+def _one_of(value: object, env: str | None, key: str) -> None:
+    """Exactly one of `key` (the value) and `key_env` (the variable that holds it)."""
+    if (value is None) == (env is None):
+        raise ValueError(f"give exactly one of `{key}` or `{key}_env`")
+
+
 def _require_subset(where: str, given: set[str], known: set[str]) -> None:
     if unknown := sorted(given - known):
         raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {sorted(known)}")
@@ -151,14 +171,30 @@ class ApiKeyAuth(Strict):
 
 
 class OAuth2ClientCredentials(Strict):
-    """RFC 6749 §4.4; the token is fetched on first use and again when it expires."""
+    """RFC 6749 §4.4; the token is fetched on first use and again when it expires.
+
+    `token_url` and `client_id` may come from the environment instead (`token_url_env`,
+    `client_id_env`), like every `*_env` key.
+    """
 
     type: Literal["oauth2"]
-    token_url: str
-    client_id: str
+    token_url: str | None  # required unless token_url_env names the variable
+    token_url_env: str | None = None
+    client_id: str | None
+    client_id_env: str | None = None
     client_secret_env: str
     scope: str | None = None
     leeway_seconds: int = Field(default=10, ge=0)
+
+    _env_alternatives = model_validator(mode="before")(
+        _env_alternatives_of("token_url", "client_id")
+    )
+
+    @model_validator(mode="after")
+    def _values_or_env(self) -> OAuth2ClientCredentials:
+        _one_of(self.token_url, self.token_url_env, "token_url")
+        _one_of(self.client_id, self.client_id_env, "client_id")
+        return self
 
 
 Auth = Annotated[BearerAuth | ApiKeyAuth | OAuth2ClientCredentials, Field(discriminator="type")]
@@ -170,6 +206,16 @@ class HttpStream(StreamBase):
     records_path: str = "data"
     pagination: Pagination
     updated_since_param: str | None = None
+    # The API lists records in ascending update time: page and offset pagination then ask
+    # for each next page as `updated_since=<newest seen>` from the first page, which stays
+    # exact while records are edited mid-run (numbered pages shift and skip one).
+    ordered_by_updated_at: bool = False
+
+    @model_validator(mode="after")
+    def _ordered_needs_since(self) -> HttpStream:
+        if self.ordered_by_updated_at and self.updated_since_param is None:
+            raise ValueError("ordered_by_updated_at needs updated_since_param")
+        return self
 
 
 class SourceBase(Strict):
@@ -183,7 +229,8 @@ class SourceBase(Strict):
 
 class HttpSourceConfig(SourceBase):
     kind: Literal["http"]
-    base_url: str
+    base_url: str | None  # required unless base_url_env names the variable
+    base_url_env: str | None = None
     auth: Auth | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=30.0, gt=0)
@@ -193,6 +240,13 @@ class HttpSourceConfig(SourceBase):
     retry_after_max_seconds: float = Field(default=120.0, ge=0)
     requests_per_second: float | None = Field(default=None, gt=0)
     streams: dict[str, HttpStream]
+
+    _env_alternatives = model_validator(mode="before")(_env_alternatives_of("base_url"))
+
+    @model_validator(mode="after")
+    def _url_or_env(self) -> HttpSourceConfig:
+        _one_of(self.base_url, self.base_url_env, "base_url")
+        return self
 
 
 # --- sql ------------------------------------------------------------------------------------
@@ -239,8 +293,16 @@ class FilesStream(StreamBase):
 
 class FilesSourceConfig(SourceBase):
     kind: Literal["files"]
-    directory: Path
+    directory: Path | None  # required unless directory_env names the variable
+    directory_env: str | None = None
     streams: dict[str, FilesStream]
+
+    _env_alternatives = model_validator(mode="before")(_env_alternatives_of("directory"))
+
+    @model_validator(mode="after")
+    def _directory_or_env(self) -> FilesSourceConfig:
+        _one_of(self.directory, self.directory_env, "directory")
+        return self
 
 
 SourceConfig = Annotated[

@@ -31,6 +31,7 @@ from connectors.config import FilesSourceConfig
 from connectors.config import FilesStream as FilesStreamConfig
 from connectors.errors import FatalError
 from connectors.jsonable import to_json_value
+from connectors.secrets import secret
 
 DETECTION_PREFIX = 64 * 1024
 _CHINESE_CODECS = frozenset({"gb2312", "gbk", "gb18030", "hz"})
@@ -51,7 +52,7 @@ def detect_encoding(path: Path) -> str:
         prefix = stream.read(DETECTION_PREFIX)
     if prefix.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    best = charset_normalizer.from_bytes(prefix).best()
+    best = _detect(prefix)
     if best is None:
         raise FatalError(f"{path.name}: cannot tell its encoding; set `encoding` on the stream")
     name = codecs.lookup(best.encoding).name
@@ -59,6 +60,16 @@ def detect_encoding(path: Path) -> str:
         return "gb18030"
     # ascii prefixes are read as UTF-8 (utf-8-sig also drops a BOM if there is one)
     return "utf-8-sig" if name in ("utf-8", "ascii") else name
+
+
+def _detect(prefix: bytes) -> charset_normalizer.CharsetMatch | None:
+    """The likeliest encoding; the prefix may end inside a multibyte character, so a prefix
+    that fits none is tried again without its last one to three bytes."""
+    for cut in range(4):
+        best = charset_normalizer.from_bytes(prefix[: len(prefix) - cut]).best()
+        if best is not None:
+            return best
+    return None
 
 
 def _row_record(headers: list[str], values: tuple[Any, ...] | list[Any]) -> RawRecord | None:
@@ -176,13 +187,15 @@ class FilesSource(Source):
         env: Mapping[str, str],
     ) -> None:
         super().__init__(name, config)
+        where = f"connectors.{name}.directory_env"
+        self.directory = config.directory or Path(
+            secret(env, config.directory_env or "", where=where)
+        )
         for stream_name, stream_config in config.streams.items():
             stream = FilesStream(stream_name, stream_config, source=config, code_tables=code_tables)
-            stream.directory = config.directory
+            stream.directory = self.directory
             self.streams[stream_name] = stream
 
     async def open(self) -> None:
-        if not self.config.directory.is_dir():
-            raise FatalError(
-                f"connector {self.name}: directory {self.config.directory} does not exist"
-            )
+        if not self.directory.is_dir():
+            raise FatalError(f"connector {self.name}: directory {self.directory} does not exist")

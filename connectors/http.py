@@ -11,6 +11,12 @@ watermark's timestamp nor one written later at that same timestamp is lost or re
 While a run pages through, `pending` records the query and the next page, so a crash
 resumes at that page; when the last page is written, `high`/`high_ids` (the newest
 timestamp seen and its ids) become the new watermark. One page is one batch.
+
+Numbered pages (page and offset styles) shift when a record is edited mid-run: it moves to
+the end and the record at the next page's start slides onto the page already read. A
+stream whose API lists records in ascending update time (`ordered_by_updated_at`) avoids
+that: each next page is asked for from the first page with `updated_since=<newest seen>`
+(skipping the ids seen at that time), a keyset walk through the API's own filter.
 """
 
 from __future__ import annotations
@@ -113,6 +119,12 @@ class Watermark:
         elif updated == high:
             self.high_ids.add(key)
 
+    def rewind(self) -> None:
+        """Ask again from the newest time seen, first page, once it has moved past `since`."""
+        if self.high is None or (self.since is not None and _time(self.high) <= _time(self.since)):
+            return  # a whole page at `since`: keep paging through it
+        self.since, self.seen, self.token = self.high, set(self.high_ids), None
+
     def in_progress(self) -> Cursor:
         pending = {
             "since": self.since,
@@ -155,7 +167,14 @@ class HttpStream(Stream[HttpStreamConfig]):
                 yield Batch(fresh, state.finished())
                 return
             state.token = following
+            if self._keyset_by_time:
+                state.rewind()
             yield Batch(fresh, state.in_progress())
+
+    @property
+    def _keyset_by_time(self) -> bool:
+        numbered = isinstance(self.config.pagination, PagePagination | OffsetPagination)
+        return numbered and self.config.ordered_by_updated_at
 
     def _request(self, state: Watermark) -> tuple[str, dict[str, Any]]:
         if isinstance(self.config.pagination, LinkPagination) and state.token:

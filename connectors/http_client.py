@@ -44,7 +44,13 @@ class JsonClient:
         self.name = name
         self.config = config
         self._headers = dict(config.headers)
+        where = f"connectors.{name}"
+        self._base_url = config.base_url or secret(
+            env, config.base_url_env or "", where=f"{where}.base_url_env"
+        )
         self._oauth_secret: str | None = None
+        self._token_url: str | None = None
+        self._client_id: str | None = None
         self._authenticate(config.auth, env)
         self._rate = RateLimiter(config.requests_per_second)
         self._client: httpx.AsyncClient | None = None
@@ -62,19 +68,25 @@ class JsonClient:
             self._oauth_secret = secret(
                 env, auth.client_secret_env, where=f"{where}.client_secret_env"
             )
+            self._token_url = auth.token_url or secret(
+                env, auth.token_url_env or "", where=f"{where}.token_url_env"
+            )
+            self._client_id = auth.client_id or secret(
+                env, auth.client_id_env or "", where=f"{where}.client_id_env"
+            )
 
     async def open(self) -> None:
         timeout = httpx.Timeout(self.config.timeout_seconds)
         common: dict[str, Any] = {
-            "base_url": self.config.base_url, "headers": self._headers, "timeout": timeout,
+            "base_url": self._base_url, "headers": self._headers, "timeout": timeout,
         }  # fmt: skip
         auth = self.config.auth
         if isinstance(auth, OAuth2ClientCredentials):
             self._client = _oauth_client_class()(
-                client_id=auth.client_id,
+                client_id=self._client_id,
                 client_secret=self._oauth_secret,
                 scope=auth.scope,
-                token_endpoint=auth.token_url,
+                token_endpoint=self._token_url,
                 grant_type="client_credentials",
                 leeway=auth.leeway_seconds,
                 **common,

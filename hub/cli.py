@@ -170,16 +170,90 @@ def demo(
     residents: Annotated[int, typer.Option(min=1, help="Residents in the demo district.")] = 2000,
     port: Annotated[int | None, typer.Option(help="Port (HUB_PORT).")] = None,
 ) -> None:
-    """Migrate, build the demo district if the database is empty, and serve with GraphiQL."""
+    """Start the department simulators, pull them in through the connectors, serve with GraphiQL.
+
+    Migrates; writes the district's grid tree if the database is empty (residents come from
+    the police register); runs the simulators under <var>/demo-sources until the hub stops.
+    """
     with _one_line_errors():
         settings = _settings()
         migrations.upgrade(settings.database_url)
         if not _has_district(settings):
-            _run_seed(settings, scale="small", residents=residents, seed=0)
-        base_url = f"http://{settings.host}:{port or settings.port}"
-        _print_demo_clients(settings, base_url)
-    console.print(f"GraphiQL: {base_url}/graphql", highlight=False)
-    serve(host=None, port=port, workers=1)
+            _run_grid_tree(settings)
+        simulators = _start_simulators(settings, residents)
+    try:
+        with _one_line_errors():
+            settings = _sync_demo_sources(simulators.env)
+            base_url = f"http://{settings.host}:{port or settings.port}"
+            _print_demo_clients(settings, base_url)
+        console.print(f"GraphiQL: {base_url}/graphql", highlight=False)
+        serve(host=None, port=port, workers=1)  # the connectors scheduler runs inside
+    finally:
+        simulators.stop()
+
+
+def _run_grid_tree(settings: Settings) -> None:
+    from hub.demo.seed import seed_grid_tree
+    from hub.storage.session import create_engine
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            return await seed_grid_tree(engine, scale="small", seed=0)
+        finally:
+            await engine.dispose()
+
+    summary = asyncio.run(run())
+    console.print(f"wrote the district's grid tree: {summary.grids:,} grids", highlight=False)
+
+
+def _start_simulators(settings: Settings, residents: int) -> Any:
+    from hub.demo.world_sync import SimulatorError, SimulatorProcess
+
+    directory = settings.var_dir / "demo-sources"
+    console.print(f"starting the department simulators in {directory} …", highlight=False)
+    try:
+        return SimulatorProcess.start(directory, residents=residents, seed=0)
+    except SimulatorError as error:
+        raise CommandError(str(error)) from error
+
+
+def _sync_demo_sources(simulators_env: dict[str, str]) -> Settings:
+    """Point HUB_CONNECTORS at the demo file, sync every department, print what arrived."""
+    import os
+
+    from connectors.errors import ConnectorError
+    from hub.connectors_cli import _progress, _ProgressBars, _report_runs
+    from hub.demo.world_sync import count_rows, demo_environment, sync_demo
+    from hub.storage.models import RunStatus
+    from hub.storage.session import create_engine
+
+    os.environ.update(demo_environment(simulators_env))  # `hub serve` below reads them too
+    settings = _settings()
+
+    async def run(progress: Any) -> tuple[Any, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            summaries = await sync_demo(settings, engine, env=simulators_env, progress=progress)
+            return summaries, (await count_rows(engine))[1]
+        finally:
+            await engine.dispose()
+
+    try:
+        with _progress() as progress:
+            summaries, people = asyncio.run(run(_ProgressBars(progress)))
+    except ConnectorError as error:
+        raise CommandError(str(error)) from error
+    _report_runs(summaries, as_json=False)
+    quarantined = sum(s.counts.quarantined for s in summaries)
+    console.print(f"{people:,} residents in the hub, {quarantined:,} records quarantined")
+    for failed in (s for s in summaries if s.status is RunStatus.FAILED):
+        console.print(
+            f"[yellow]warning:[/yellow] {failed.connector}/{failed.stream}: {failed.error}"
+        )
+    if not people:
+        raise CommandError("no residents arrived from the police register; see the errors above")
+    return settings
 
 
 def _print_demo_clients(settings: Settings, base_url: str) -> None:

@@ -81,6 +81,22 @@ async def seed_district(
     return SeedSummary(dict(counts), time.perf_counter() - started)
 
 
+async def seed_grid_tree(
+    engine: AsyncEngine, *, scale: Literal["small", "jinshui"] = "small", seed: int = 0
+) -> SeedSummary:
+    """Only the district's grid tree and responsibility boards, no population.
+
+    For the connector demo: residents and their records then come from the department
+    systems (the police register creates the residents).
+    """
+    started = time.perf_counter()
+    counts: Counter[str] = Counter()
+    async with engine.begin() as connection:
+        await _ensure_empty(connection)
+        await _write_district(connection, build_district(scale, seed=seed), counts)
+    return SeedSummary(dict(counts), time.perf_counter() - started)
+
+
 async def _ensure_empty(connection: AsyncConnection) -> None:
     existing = await connection.scalar(select(Grid.code).limit(1))
     if existing is not None:

@@ -17,6 +17,7 @@ from strawberry.federation.schema_directives import RequiresScopes
 from strawberry.schema import Schema
 
 from hub.auth.policy import NON_RESIDENT_SCOPES
+from schema.department import Info
 from schema.errors import FORBIDDEN, PURPOSE_REQUIRED
 
 Alternatives = tuple[frozenset[str], ...]
@@ -91,7 +92,7 @@ def _guard(
     return guarded
 
 
-def require_argument_scope(info: GraphQLResolveInfo[Any], scope: str, coordinate: str) -> None:
+def require_argument_scope(info: Info, scope: str, coordinate: str) -> None:
     """For rules on an argument, which `@requiresScopes` cannot be placed on.
 
     The rule is stated in the field's description, so it is in the SDL all the same.
