@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -142,15 +144,28 @@ async def test_request_without_a_token_is_audited_as_denied(
     assert event.purpose == "probe"
 
 
+@contextlib.asynccontextmanager
+async def table_missing(engine: AsyncEngine, *names: str) -> AsyncIterator[None]:
+    """The tables are away (renamed) inside the block: the database shared by tests survives."""
+    async with engine.begin() as connection:
+        for name in names:
+            await connection.execute(text(f"ALTER TABLE {name} RENAME TO {name}_away"))
+    try:
+        yield
+    finally:
+        async with engine.begin() as connection:
+            for name in names:
+                await connection.execute(text(f"ALTER TABLE {name}_away RENAME TO {name}"))
+
+
 async def test_hub_failure_is_audited_as_error(
     world: World, gql: GraphQLClient, engine: AsyncEngine
 ) -> None:
     grids = await world.tree()
     resident = await world.resident(grids["410105001001001"])
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP TABLE police_person_flags"))
 
-    result = await gql(RESIDENT, {"id": resident.id})
+    async with table_missing(engine, "police_person_flags"):
+        result = await gql(RESIDENT, {"id": resident.id})
 
     assert result["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert (await last_event(engine)).outcome == "ERROR"
@@ -198,13 +213,13 @@ async def test_audit_store_failure_serves_no_data_with_503(
     grids = await world.tree()
     resident = await world.resident(grids["410105001001001"])
     await gql("{ me { clientId } }")  # the chain exists; now its table goes away
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP TABLE audit_resident_access"))
-        await connection.execute(text("DROP TABLE audit_events"))
 
-    response = await gql.http.post(
-        "/graphql", json={"query": RESIDENT, "variables": {"id": resident.id}}, headers=gql.headers
-    )
+    async with table_missing(engine, "audit_events"):
+        response = await gql.http.post(
+            "/graphql",
+            json={"query": RESIDENT, "variables": {"id": resident.id}},
+            headers=gql.headers,
+        )
 
     assert response.status_code == 503
     body = response.json()
