@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,14 +52,19 @@ async def request_ids_in_trail(database_url: str, ids: list[str]) -> dict[str, i
 
 
 async def fire(
-    url: str, headers: dict[str, str], ids: list[str], *, connections: int
+    url: str,
+    headers: dict[str, str],
+    ids: list[str],
+    *,
+    connections: int,
+    answered: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """POST one query per request id, `connections` in flight at once; status per answer.
 
     In-flight requests are bounded here rather than in httpx's pool, whose wait would
     count against each request's timeout.
     """
-    answered: dict[str, int] = {}
+    answered = {} if answered is None else answered
     failed: dict[str, int] = {}
     in_flight = asyncio.Semaphore(connections)
     # A fresh connection per request: a reused one the server has just closed would fail
@@ -126,8 +132,14 @@ def test_sigkill_under_load_loses_no_answered_request_and_the_chain_still_verifi
     ids = [f"crash-{uuid.uuid4().hex}" for _ in range(3000)]
 
     async def load_then_kill() -> dict[str, int]:
-        load = asyncio.create_task(fire(crash_hub.url, headers, ids, connections=100))
-        await asyncio.sleep(random.uniform(0.5, 1.5))
+        answered: dict[str, int] = {}
+        load = asyncio.create_task(
+            fire(crash_hub.url, headers, ids, connections=100, answered=answered)
+        )
+        deadline = time.monotonic() + 60
+        while len(answered) < 50 and time.monotonic() < deadline:  # the load is under way
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(random.uniform(0, 0.5))
         os.kill(crash_hub.pid, signal.SIGKILL)
         return await load
 
