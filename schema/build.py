@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import GraphQLError
 from strawberry import federation
 from strawberry.extensions import (
     AddValidationRules,
@@ -14,8 +14,6 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as alias_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -27,6 +25,7 @@ from schema.department import DepartmentSchema, Info
 from schema.departments import DEPARTMENTS
 from schema.errors import EXPECTED_CODES
 from schema.extensions.error_codes import ErrorCodes, logger
+from schema.extensions.limits import LIMIT_RULES
 from schema.extensions.request_database import RequestDatabaseExtension
 from schema.extensions.scopes import enforce_declared_scopes
 from schema.query import CoreQuery
@@ -71,11 +70,6 @@ class CoreSchema(HubSchema):
 
 
 ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]
-
-
-# Limits as validation rules built once: the validation cache is keyed by the rule
-# classes, and QueryDepthLimiter/MaxAliasesLimiter would build new ones per request.
-LIMIT_RULES: list[type[ASTValidationRule]] = [depth_rule(12, None, None), alias_rule(30)]
 
 
 def _extensions(production: bool, extra: Sequence[ExtensionFactory]) -> list[Any]:

@@ -407,3 +407,25 @@ async def test_grids_lists_by_level_and_by_parent(world: World, gql: GraphQLClie
 
     assert [g["code"] for g in streets["data"]["grids"]] == ["410105001", "410105002"]
     assert [g["code"] for g in children["data"]["grids"]] == ["410105001001001", "410105001001002"]
+
+
+async def test_query_nested_too_deep_is_query_too_complex(gql: GraphQLClient) -> None:
+    deep = '{ grid(code: "410105") { ' + "children { " * 12 + "code" + " }" * 12 + " } }"
+
+    result = await gql(deep)
+
+    assert result["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+async def test_too_many_aliases_is_query_too_complex(gql: GraphQLClient) -> None:
+    aliases = " ".join(f"a{i}: me {{ clientId }}" for i in range(31))
+
+    result = await gql("{ " + aliases + " }")
+
+    assert result["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+async def test_an_ordinary_validation_error_keeps_bad_user_input(gql: GraphQLClient) -> None:
+    result = await gql("{ me { clientId } nope }")
+
+    assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
