@@ -2,7 +2,7 @@
 
 Modelled on singer-sdk: a stream is a few attributes plus one `read(cursor)`; it yields
 batches, each carrying the cursor that is valid once that batch is written. Connectors
-only read: `hub/sync.py` maps, writes and commits each batch with its cursor.
+only read: `hub/sync/` maps, writes and commits each batch with its cursor.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What a stream's records become: one pydantic model per department record type, plus residents.
 
 These mirror the hub's storage models column for column, without importing storage: a
-connector validates its mapped records against them, and `hub/sync.py` (the only writer)
+connector validates its mapped records against them, and `hub/sync/` (the only writer)
 turns them into rows. Enums come from `hub.vocabulary`, the one shared definition.
 """
 
@@ -131,7 +131,7 @@ class ResidentFields(TargetRecord):
     household_address: str | None = Field(default=None, max_length=255)
 
 
-# One line per target; `hub/sync.py` holds the matching storage model for each name.
+# One line per target; `hub/sync/` holds the matching storage model for each name.
 TARGETS: dict[str, type[TargetRecord]] = {
     "family_doctor_contract": FamilyDoctorContractRecord,
     "vaccination": VaccinationRecord,

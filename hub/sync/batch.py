@@ -1,0 +1,91 @@
+"""A batch made ready to write: records mapped, validated and keyed; what they refer to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.errors import BadRecordError
+from connectors.mapping import MappedRecord
+from connectors.targets import ResidentFields
+from hub.identity import IdNumberError, normalize_id_number
+from hub.quarantine import record_key
+from hub.storage.models import Grid, Household, QuarantineReason, Resident, SourceRecord
+from hub.sync.context import StreamContext
+
+
+class RejectedRecord(Exception):
+    """Raised inside the pipeline for a record that goes to quarantine."""
+
+    def __init__(self, reason: QuarantineReason, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.detail = reason, message, detail
+
+
+@dataclass
+class Prepared:
+    raw: dict[str, Any]
+    key: str
+    mapped: MappedRecord | None = None
+    id_number: str | None = None
+    rejection: RejectedRecord | None = None
+
+
+def prepare(context: StreamContext, raw: dict[str, Any]) -> Prepared:
+    """Map, validate and normalise the ID number; failures become a rejection, not an exception."""
+    item = Prepared(raw, record_key(context.mapping.record_key(raw), raw))
+    try:
+        item.mapped = context.mapping.apply(raw)
+        item.id_number = normalize_id_number(item.mapped.id_number)
+    except BadRecordError as error:
+        item.rejection = RejectedRecord(QuarantineReason.SCHEMA_ERROR, str(error), error.errors)
+    except IdNumberError as error:
+        # The message names the part at fault, never the number (it is PII).
+        detail = {"reason": error.reason.value, "detail": error.detail}
+        message = f"invalid ID number: {error.reason.value} ({error.detail})"
+        item.rejection = RejectedRecord(QuarantineReason.INVALID_ID_NUMBER, message, detail)
+    return item
+
+
+@dataclass
+class Lookups:
+    """Everything a batch refers to, fetched in a few queries and kept current as it is written."""
+
+    residents: dict[str, Resident] = field(default_factory=dict)
+    records: dict[str, SourceRecord] = field(default_factory=dict)
+    grids: dict[str, Grid] = field(default_factory=dict)
+    households: dict[str, Household] = field(default_factory=dict)
+
+    @classmethod
+    async def load(
+        cls, session: AsyncSession, context: StreamContext, items: Sequence[Prepared]
+    ) -> Lookups:
+        good = [i for i in items if i.mapped is not None and i.id_number is not None]
+        numbers = {i.id_number for i in good}
+        ids = {i.mapped.source_record_id for i in good if i.mapped}
+        model = context.model
+        lookups = cls()
+        query = select(Resident).where(Resident.id_number.in_(numbers))
+        lookups.residents = {r.id_number: r for r in await session.scalars(query)}
+        records = select(model).where(
+            model.source == context.source, model.source_record_id.in_(ids)
+        )
+        lookups.records = {r.source_record_id: r for r in await session.scalars(records)}
+        residents = [i.mapped.resident for i in good if i.mapped and i.mapped.resident]
+        await lookups._load_places(session, residents)
+        return lookups
+
+    async def _load_places(self, session: AsyncSession, residents: list[ResidentFields]) -> None:
+        codes = {r.grid_code for r in residents if r.grid_code}
+        numbers = {r.household_number for r in residents if r.household_number}
+        if codes:
+            self.grids = {
+                g.code: g for g in await session.scalars(select(Grid).where(Grid.code.in_(codes)))
+            }
+        if numbers:
+            query = select(Household).where(Household.number.in_(numbers))
+            self.households = {h.number: h for h in await session.scalars(query)}

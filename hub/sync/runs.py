@@ -1,0 +1,124 @@
+"""Run records in connector_runs and each stream's committed cursor in connector_state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from connectors.base import Batch, Cursor
+from hub.storage.base import utcnow
+from hub.storage.models import ConnectorRun, ConnectorState, RunStatus
+from hub.storage.session import create_sessionmaker
+from hub.sync.context import StreamContext
+from hub.sync.pipeline import ingest_records
+from hub.sync.results import Counts, RunSummary
+
+
+async def load_cursor(session: AsyncSession, *, connector: str, stream: str) -> Cursor | None:
+    state = await session.get(ConnectorState, (connector, stream))
+    return None if state is None else state.cursor
+
+
+async def save_cursor(
+    session: AsyncSession, *, connector: str, stream: str, cursor: Cursor
+) -> None:
+    state = await session.get(ConnectorState, (connector, stream))
+    if state is None:
+        session.add(
+            ConnectorState(connector=connector, stream=stream, cursor=cursor, updated_at=utcnow())
+        )
+    else:
+        state.cursor, state.updated_at = cursor, utcnow()
+
+
+class StreamRun:
+    """One recorded run of one stream: its row in connector_runs and the batches it writes."""
+
+    def __init__(self, engine: AsyncEngine, context: StreamContext, *, full: bool) -> None:
+        self.engine, self.context, self.full = engine, context, full
+        self.sessionmaker = create_sessionmaker(engine)
+        self.counts = Counts()
+        self.run_id: int | None = None
+        self.names = {"connector": context.connector, "stream": context.stream}
+
+    async def start(self) -> Cursor | None:
+        """Close runs a killed process left RUNNING, record this one, return the cursor to read from."""
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(ConnectorRun)
+                .where(ConnectorRun.connector == self.context.connector)
+                .where(ConnectorRun.stream == self.context.stream)
+                .where(ConnectorRun.status == RunStatus.RUNNING)
+                .values(
+                    status=RunStatus.FAILED,
+                    finished_at=utcnow(),
+                    error="interrupted: the process ended mid-run",
+                )
+            )
+            cursor = await load_cursor(session, **self.names)
+            run = ConnectorRun(
+                **self.names, status=RunStatus.RUNNING, full=self.full, cursor_before=cursor
+            )
+            run.started_at = utcnow()
+            session.add(run)
+            await session.flush()
+            self.run_id = run.id
+        return None if self.full else cursor
+
+    async def write(self, batch: Batch) -> Counts:
+        """One transaction: the batch's records, quarantine, the new cursor and the run's counts."""
+        for attempt in (1, 2):
+            try:
+                return await self._write_once(batch)
+            except IntegrityError:
+                # Another stream created the same resident or household concurrently; the
+                # second attempt sees its rows. A second failure is a real error.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _write_once(self, batch: Batch) -> Counts:
+        async with self.sessionmaker() as session, session.begin():
+            counts = await ingest_records(session, self.context, batch.records)
+            await save_cursor(session, **self.names, cursor=batch.cursor)
+            await session.execute(
+                update(ConnectorRun)
+                .where(ConnectorRun.id == self.run_id)
+                .values(cursor_after=batch.cursor, **_increments(counts))
+            )
+        self.counts.add(counts)
+        return counts
+
+    async def finish(self, status: RunStatus, error: str | None = None) -> RunSummary:
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(ConnectorRun)
+                .where(ConnectorRun.id == self.run_id)
+                .values(status=status, finished_at=utcnow(), error=error)
+            )
+        return RunSummary(
+            **self.names, status=status, counts=self.counts, error=error, run_id=self.run_id
+        )
+
+
+def _increments(counts: Counts) -> dict[str, Any]:
+    columns = ConnectorRun.__table__.c
+    return {name: columns[name] + value for name, value in counts.as_dict().items()}
+
+
+async def record_skipped(engine: AsyncEngine, context: StreamContext, reason: str) -> RunSummary:
+    async with create_sessionmaker(engine)() as session, session.begin():
+        now = utcnow()
+        run = ConnectorRun(
+            connector=context.connector, stream=context.stream, status=RunStatus.SKIPPED,
+            started_at=now, finished_at=now, error=reason,
+        )  # fmt: skip
+        session.add(run)
+        await session.flush()
+        run_id = run.id
+    return RunSummary(
+        context.connector, context.stream, RunStatus.SKIPPED, Counts(), reason, run_id
+    )
