@@ -63,13 +63,11 @@ def detect_encoding(path: Path) -> str:
 
 
 def _detect(prefix: bytes) -> charset_normalizer.CharsetMatch | None:
-    """The likeliest encoding; the prefix may end inside a multibyte character, so a prefix
-    that fits none is tried again without its last one to three bytes."""
-    for cut in range(4):
-        best = charset_normalizer.from_bytes(prefix[: len(prefix) - cut]).best()
-        if best is not None:
-            return best
-    return None
+    """The likeliest encoding of whole lines: a prefix cut inside a multibyte character
+    misleads the detector (GBK read as cp874), and a newline byte never occurs inside a
+    character in UTF-8, GBK or GB18030."""
+    end = prefix.rfind(b"\n")
+    return charset_normalizer.from_bytes(prefix[: end + 1] if end > 0 else prefix).best()
 
 
 def _row_record(headers: list[str], values: tuple[Any, ...] | list[Any]) -> RawRecord | None:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from connectors.base import Batch, Cursor
-from connectors.files import FilesSource, detect_encoding
+from connectors.files import DETECTION_PREFIX, FilesSource, detect_encoding
 from connectors.registry import build_source
 from hub.storage.models import RunStatus, SchoolEnrollment
 from hub.sync import sync_source
@@ -228,3 +228,28 @@ async def test_files_sync_end_to_end_writes_enrollments_and_counts_them(
     assert again.counts.read == 0
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(SchoolEnrollment)) == 4
+
+
+@pytest.mark.parametrize(
+    ("encoding", "detected"),
+    [("utf-8", "utf-8-sig"), ("gbk", "gb18030")],
+)
+def test_encoding_is_detected_when_the_prefix_ends_inside_a_character(
+    tmp_path: Path, encoding: str, detected: str
+) -> None:
+    path = tmp_path / "cut.csv"
+    path.write_bytes(cut_inside_a_character(encoding))
+
+    assert detect_encoding(path) == detected
+
+
+def cut_inside_a_character(encoding: str) -> bytes:
+    """Chinese CSV bytes whose first DETECTION_PREFIX bytes end partway into a character."""
+    rows = "金水区文化路第一小学,张伟\n" * 5000
+    for pad in range(4):
+        data = ("学校名称,姓名\n" + "x" * pad + rows).encode(encoding)
+        try:
+            data[:DETECTION_PREFIX].decode(encoding)
+        except UnicodeDecodeError:
+            return data
+    raise AssertionError("no padding puts the cut inside a character")
