@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from argon2 import PasswordHasher
@@ -27,6 +28,8 @@ from hub.storage import migrations
 from hub.storage.session import create_engine
 from hub.sync import SyncScheduler
 from schema.build import SUBGRAPHS, build_schema
+
+logger = logging.getLogger("gridhub.app")
 
 
 def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = None) -> Starlette:
@@ -68,8 +71,9 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             current = await migrations.current_revision(engine)
-        except Exception as error:  # any failure to reach the database means "not ready"
-            return JSONResponse({"status": "unavailable", "database": str(error)}, 503)
+        except Exception:  # any failure to reach the database means "not ready"
+            logger.exception("readiness check: the database cannot be reached")
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         if current != head:
             body = {"status": "migrations pending", "current": current, "head": head}
             return JSONResponse(body, 503)
