@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy import Row
 from strawberry import federation
 
+from hub.clock import age_on
 from hub.identity import mask_id_number
 from hub.storage import residents
 from schema.department import Info
@@ -19,14 +20,6 @@ from schema.pagination import PageInfo, check_page_size, decode_cursor, encode_c
 
 BASIC = [["resident:basic"]]
 PII = [["resident:pii"]]
-
-
-def age_on(birth_date: date, today: date) -> int:
-    return (
-        today.year
-        - birth_date.year
-        - ((today.month, today.day) < (birth_date.month, birth_date.day))
-    )
 
 
 @strawberry.type(description="A household (户): the people registered at one address.")

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 
 from faker import Faker
 
+from hub.clock import add_years
 from hub.demo import reference as ref
 from hub.demo.district import CITY_PREFIX, split_evenly
-from hub.demo.records import Home, Person, Pools, RecordMaker, add_years
+from hub.demo.records import Home, Person, Pools, RecordMaker
 from hub.identity import make_id_number
 from hub.storage.models import DEPARTMENT_RECORD_MODELS, Household, Resident, ResidentTagRow
 from hub.vocabulary import Gender, HouseholdRelation, ResidentTag

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
+from hub.clock import add_years
 from hub.demo import reference as ref
 from hub.storage.models import (
     AssistanceGrant,
@@ -86,19 +87,6 @@ class Person:
     age: int
     relation: HouseholdRelation
     tags: set[ResidentTag] = field(default_factory=set)
-
-
-def age_on(birth_date: date, day: date) -> int:
-    """Whole years between `birth_date` and `day`."""
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
-
-
-def add_years(day: date, years: int) -> date:
-    """The same calendar day `years` later (29 February falls back to the 28th)."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
 
 
 def school_stage(age: int) -> tuple[SchoolStage, int] | None:

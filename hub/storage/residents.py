@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.clock import add_years
 from hub.storage.grids import in_subtree
 from hub.storage.models import (
     DEPARTMENT_MODELS,
@@ -35,14 +36,6 @@ class ResidentFilter:
     has_records_in: Sequence[Department] = field(default_factory=tuple)
 
 
-def years_before(day: date, years: int) -> date:
-    """The same calendar day `years` earlier; 29 February falls back to the 28th."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
-
-
 def _conditions(
     criteria: ResidentFilter, *, within_path: str | None, today: date
 ) -> list[ColumnElement[bool]]:
@@ -56,9 +49,9 @@ def _conditions(
         tagged = (ResidentTagRow.resident_id == Resident.id) & (ResidentTagRow.tag == criteria.tag)
         conditions.append(exists().where(tagged))
     if criteria.min_age is not None:
-        conditions.append(Resident.birth_date <= years_before(today, criteria.min_age))
+        conditions.append(Resident.birth_date <= add_years(today, -criteria.min_age))
     if criteria.max_age is not None:
-        conditions.append(Resident.birth_date > years_before(today, criteria.max_age + 1))
+        conditions.append(Resident.birth_date > add_years(today, -(criteria.max_age + 1)))
     for department in criteria.has_records_in:
         models = DEPARTMENT_MODELS[department]
         conditions.append(or_(*[exists().where(m.resident_id == Resident.id) for m in models]))

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import func, select
 
+from hub.clock import age_on
 from hub.demo.district import SCALES, build_district
 from hub.demo.population import AS_OF, TABLE_ORDER, BuildingPopulation, generate_population
-from hub.demo.records import age_on, school_stage
+from hub.demo.records import school_stage
 from hub.demo.seed import SeedError, seed_district
 from hub.identity import birth_date_of, gender_of, validate_id_number
 from hub.storage.models import (

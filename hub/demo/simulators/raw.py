@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hub.demo.records import add_years
+from hub.clock import add_years
 from hub.demo.simulators import codes
 
 if TYPE_CHECKING:
