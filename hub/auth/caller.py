@@ -34,13 +34,11 @@ class GridPaths:
 async def caller_from_claims(
     claims: AccessClaims, *, policy: Policy, grid_paths: GridPaths
 ) -> Caller:
-    """The caller's effective scopes are the token's, cut down to what its roles may hold.
-
-    A role the policy does not know grants nothing. When any role is grid-scoped, resident
-    data is confined to the subtree of the token's grid (nobody's, if the grid is unknown).
+    """The caller's scopes are the verified token's (the verifier already cut them down to what
+    its roles may hold); its roles decide the row scope. When any role is grid-scoped,
+    resident data is confined to the subtree of the token's grid (nobody's, if unknown).
     """
     roles = [policy.roles[name] for name in claims.roles if name in policy.roles]
-    allowed = frozenset().union(*(role.scopes for role in roles))
     grid_path: str | None = None
     if any(role.row_scope is RowScope.GRID for role in roles):
         grid_path = (await grid_paths.path_of(claims.grid) if claims.grid else None) or NO_GRID
@@ -48,7 +46,7 @@ async def caller_from_claims(
         client_id=claims.client_id,
         subject=claims.subject,
         roles=tuple(role.name for role in roles),
-        scopes=claims.scopes & allowed,
+        scopes=claims.scopes,
         grid_code=claims.grid,
         grid_path=grid_path,
     )
