@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -15,10 +13,17 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.audit.cli import audit_app
 from hub.auth.cli import clients_app, keys_app
+from hub.cli_support import (
+    CommandError,
+    one_line_errors,
+    print_json,
+    run_with_engine,
+    settings_from_environment,
+)
 from hub.config import Settings
 from hub.connectors_cli import connectors_app, quarantine_app, sync_command
 from hub.storage import migrations
@@ -45,36 +50,11 @@ class Scale(StrEnum):
     jinshui = "jinshui"
 
 
-class CommandError(Exception):
-    """A failure the user can act on; printed as one line, exit status 1."""
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    try:
-        yield
-    except (CommandError, SQLAlchemyError, OSError, ValueError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        console.print(f"[red]error:[/red] {reason}", highlight=False)
-        raise typer.Exit(1) from None
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    if settings.database_url.startswith("sqlite") and "///./" in settings.database_url:
-        Path(settings.database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-    return settings
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, default=str))
-
-
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database (HUB_DATABASE_URL) up to REVISION; never loses data."""
-    with _one_line_errors():
-        settings = _settings()
+    with one_line_errors():
+        settings = settings_from_environment()
         migrations.upgrade(settings.database_url, revision)
         console.print(f"database at {revision}: {settings.database_url}", highlight=False)
 
@@ -89,12 +69,12 @@ def seed(
     as_json: JsonOption = False,
 ) -> None:
     """Generate a synthetic district (grid, boards, households, residents, records)."""
-    with _one_line_errors():
-        settings = _settings()
+    with one_line_errors():
+        settings = settings_from_environment()
         migrations.upgrade(settings.database_url)
         summary = _run_seed(settings, scale=scale.value, residents=residents, seed=seed)
         if as_json:
-            _print_json(dataclasses.asdict(summary))
+            print_json(dataclasses.asdict(summary))
         else:
             console.print(
                 f"seeded {summary.residents:,} residents in {summary.grids:,} grids "
@@ -107,26 +87,22 @@ def _run_seed(
     settings: Settings, *, scale: Literal["small", "jinshui"], residents: int | None, seed: int
 ) -> Any:
     from hub.demo.seed import SeedError, seed_district
-    from hub.storage.session import create_engine
 
-    async def run() -> Any:
-        engine = create_engine(settings.database_url)
-        try:
-            with _progress("seeding residents") as update:
-                return await seed_district(
-                    engine,
-                    scale=scale,
-                    residents=residents,
-                    seed=seed,
-                    progress=update,
-                    batch_size=20_000,  # fewer commits: ~10 % faster than 5,000 on SQLite
-                )
-        except SeedError as error:
-            raise CommandError(str(error)) from error
-        finally:
-            await engine.dispose()
+    async def run(engine: AsyncEngine) -> Any:
+        with _progress("seeding residents") as update:
+            return await seed_district(
+                engine,
+                scale=scale,
+                residents=residents,
+                seed=seed,
+                progress=update,
+                batch_size=20_000,  # fewer commits: ~10 % faster than 5,000 on SQLite
+            )
 
-    return asyncio.run(run())
+    try:
+        return run_with_engine(settings, run)
+    except SeedError as error:
+        raise CommandError(str(error)) from error
 
 
 @contextmanager
@@ -153,7 +129,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the hub over HTTP (GraphQL, subgraphs, health checks)."""
-    settings = _settings()
+    settings = settings_from_environment()
     uvicorn.run(
         "hub.asgi:create_app_from_environment",
         factory=True,
@@ -175,14 +151,14 @@ def demo(
     Migrates; writes the district's grid tree if the database is empty (residents come from
     the police register); runs the simulators under <var>/demo-sources until the hub stops.
     """
-    with _one_line_errors():
-        settings = _settings()
+    with one_line_errors():
+        settings = settings_from_environment()
         migrations.upgrade(settings.database_url)
         if not _has_district(settings):
             _run_grid_tree(settings)
         simulators = _start_simulators(settings, residents)
     try:
-        with _one_line_errors():
+        with one_line_errors():
             settings = _sync_demo_sources(simulators.env)
             base_url = f"http://{settings.host}:{port or settings.port}"
             _print_demo_clients(settings, base_url)
@@ -194,16 +170,10 @@ def demo(
 
 def _run_grid_tree(settings: Settings) -> None:
     from hub.demo.seed import seed_grid_tree
-    from hub.storage.session import create_engine
 
-    async def run() -> Any:
-        engine = create_engine(settings.database_url)
-        try:
-            return await seed_grid_tree(engine, scale="small", seed=0)
-        finally:
-            await engine.dispose()
-
-    summary = asyncio.run(run())
+    summary = run_with_engine(
+        settings, lambda engine: seed_grid_tree(engine, scale="small", seed=0)
+    )
     console.print(f"wrote the district's grid tree: {summary.grids:,} grids", highlight=False)
 
 
@@ -226,22 +196,18 @@ def _sync_demo_sources(simulators_env: dict[str, str]) -> Settings:
     from hub.connectors_cli import _progress, _ProgressBars, _report_runs
     from hub.demo.world_sync import count_rows, demo_environment, sync_demo
     from hub.storage.models import RunStatus
-    from hub.storage.session import create_engine
 
     os.environ.update(demo_environment(simulators_env))  # `hub serve` below reads them too
-    settings = _settings()
+    settings = settings_from_environment()
 
-    async def run(progress: Any) -> tuple[Any, int]:
-        engine = create_engine(settings.database_url)
-        try:
-            summaries = await sync_demo(settings, engine, env=simulators_env, progress=progress)
-            return summaries, (await count_rows(engine))[1]
-        finally:
-            await engine.dispose()
+    async def run(engine: AsyncEngine, progress: Any) -> tuple[Any, int]:
+        summaries = await sync_demo(settings, engine, env=simulators_env, progress=progress)
+        return summaries, (await count_rows(engine))[1]
 
     try:
         with _progress() as progress:
-            summaries, people = asyncio.run(run(_ProgressBars(progress)))
+            bars = _ProgressBars(progress)
+            summaries, people = run_with_engine(settings, lambda engine: run(engine, bars))
     except ConnectorError as error:
         raise CommandError(str(error)) from error
     _report_runs(summaries, as_json=False)
@@ -261,16 +227,12 @@ def _print_demo_clients(settings: Settings, base_url: str) -> None:
 
     from hub.auth.policy import load_policy
     from hub.demo.credentials import demo_clients
-    from hub.storage.session import create_engine, create_sessionmaker
+    from hub.storage.session import create_sessionmaker
 
-    async def run() -> Any:
-        engine = create_engine(settings.database_url)
-        try:
-            return await demo_clients(create_sessionmaker(engine), load_policy(settings.policy))
-        finally:
-            await engine.dispose()
-
-    clients, resident_id = asyncio.run(run())
+    policy = load_policy(settings.policy)
+    clients, resident_id = run_with_engine(
+        settings, lambda engine: demo_clients(create_sessionmaker(engine), policy)
+    )
     table = Table("role", "client_id", "client_secret", "grid", title="Demo clients (one per role)")
     for client in clients:
         table.add_row(client.role, client.client_id, client.client_secret, client.grid_code or "")
@@ -285,18 +247,12 @@ def _has_district(settings: Settings) -> bool:
     from sqlalchemy import func, select
 
     from hub.storage.models import Grid
-    from hub.storage.session import create_engine
 
-    async def run() -> bool:
-        engine = create_engine(settings.database_url)
-        try:
-            async with engine.connect() as connection:
-                count = await connection.scalar(select(func.count()).select_from(Grid))
-                return bool(count)
-        finally:
-            await engine.dispose()
+    async def run(engine: AsyncEngine) -> bool:
+        async with engine.connect() as connection:
+            return bool(await connection.scalar(select(func.count()).select_from(Grid)))
 
-    return asyncio.run(run())
+    return run_with_engine(settings, run)
 
 
 @schema_app.command("export")
@@ -307,10 +263,10 @@ def schema_export(
     """Write the unified and subgraph SDLs (schema/sdl/*.graphql)."""
     from schema.export import SDL_DIR, export
 
-    with _one_line_errors():
+    with one_line_errors():
         written = export(out or SDL_DIR)
     if as_json:
-        _print_json([str(path) for path in written])
+        print_json([str(path) for path in written])
     else:
         for path in written:
             console.print(f"wrote {path}", highlight=False)

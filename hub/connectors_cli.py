@@ -7,10 +7,6 @@ The lead registers them on the `hub` app (see the module's last lines in the rep
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -19,15 +15,15 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.errors import ConnectorError
+from hub.cli_support import one_line_errors, print_json, run_with_engine
 from hub.config import Settings
 from hub.quarantine import list_quarantine
 from hub.storage.base import utcnow
 from hub.storage.models import ConnectorRun, ConnectorState, QuarantineReason, RunStatus
-from hub.storage.session import create_engine, create_sessionmaker
+from hub.storage.session import create_sessionmaker
 from hub.sync import Counts, RunSummary, connectors_config, retry_quarantine, sync
 
 connectors_app = typer.Typer(help="Configured connectors (HUB_CONNECTORS) and their state.")
@@ -36,32 +32,6 @@ console = Console(stderr=True, soft_wrap=True)  # one-line reasons stay one line
 T = TypeVar("T")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Exit 1 with the first line of the reason, the CLI's convention for failures."""
-    try:
-        yield
-    except (ConnectorError, SQLAlchemyError, OSError, ValueError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        console.print(f"[red]error:[/red] {reason}", highlight=False)
-        raise typer.Exit(1) from None
-
-
-def _run(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    async def main() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            return await work(engine)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, default=str))
 
 
 class _ProgressBars:
@@ -103,12 +73,12 @@ def sync_command(
     as_json: JsonOption = False,
 ) -> None:
     """Pull new and changed records from department systems; exit 1 if any stream failed."""
-    with _one_line_errors():
+    with one_line_errors(ConnectorError):
         settings = Settings()
         config = connectors_config(settings)
         with _progress() as progress:
             bars = _ProgressBars(progress)
-            summaries = _run(
+            summaries = run_with_engine(
                 settings,
                 lambda engine: sync(
                     settings,
@@ -131,7 +101,7 @@ def sync_command(
 
 def _report_runs(summaries: list[RunSummary], *, as_json: bool) -> None:
     if as_json:
-        _print_json([s.as_dict() for s in summaries])
+        print_json([s.as_dict() for s in summaries])
         return
     table = Table(
         "connector", "stream", "status", "read", "inserted", "updated", "unchanged", "quarantined"
@@ -150,7 +120,7 @@ def _report_runs(summaries: list[RunSummary], *, as_json: bool) -> None:
 @connectors_app.command("list")
 def list_connectors(as_json: JsonOption = False) -> None:
     """The connectors in HUB_CONNECTORS: kind, streams, targets and schedule."""
-    with _one_line_errors():
+    with one_line_errors(ConnectorError):
         config = connectors_config(Settings())
     rows: list[dict[str, Any]] = [
         {
@@ -164,7 +134,7 @@ def list_connectors(as_json: JsonOption = False) -> None:
         for name, source in config.connectors.items()
     ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("connector", "kind", "enabled", "interval", "streams")
     for row in rows:
@@ -210,10 +180,10 @@ def _status_row(
 @connectors_app.command("status")
 def status(as_json: JsonOption = False) -> None:
     """Last run, cursor, lag and counts of every stream."""
-    with _one_line_errors():
-        rows = _run(Settings(), lambda engine: stream_status(engine, now=utcnow()))
+    with one_line_errors(ConnectorError):
+        rows = run_with_engine(Settings(), lambda engine: stream_status(engine, now=utcnow()))
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table(
         "connector", "stream", "last run", "read", "new", "updated", "quarantined", "lag", "error"
@@ -247,10 +217,10 @@ def quarantine_list(
             rows = await list_quarantine(session, connector=connector, reason=reason, limit=limit)
             return [_quarantine_row(row) for row in rows]
 
-    with _one_line_errors():
-        rows = _run(Settings(), load)
+    with one_line_errors(ConnectorError):
+        rows = run_with_engine(Settings(), load)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("connector", "stream", "record", "reason", "message", "attempts", "last seen")
     for row in rows:
@@ -281,14 +251,14 @@ def quarantine_retry(
     as_json: JsonOption = False,
 ) -> None:
     """Run quarantined records through the pipeline again; those now accepted leave quarantine."""
-    with _one_line_errors():
+    with one_line_errors(ConnectorError):
         settings = Settings()
         config = connectors_config(settings)
-        summary = _run(
+        summary = run_with_engine(
             settings, lambda engine: retry_quarantine(engine, config, connector=connector)
         )
     if as_json:
-        _print_json(summary.as_dict())
+        print_json(summary.as_dict())
         return
     console.print(
         f"retried {summary.retried}: {summary.resolved} accepted, {summary.remaining} still quarantined",

@@ -11,10 +11,8 @@ Registered in `hub.cli` with `app.add_typer(clients_app, name="clients")` and
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -22,18 +20,17 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hub.auth import clients
 from hub.auth.clients import ClientAuthMethod, ClientError
 from hub.auth.keys import Algorithm, KeyStore, KeyStoreError, SigningKey
 from hub.auth.policy import Policy, PolicyError, load_policy
+from hub.cli_support import one_line_errors, print_json, run_with_engine, settings_from_environment
 from hub.config import Settings
 from hub.storage import migrations
 from hub.storage.models import OAuthClient
-from hub.storage.session import create_engine, create_sessionmaker
+from hub.storage.session import create_sessionmaker
 
 T = TypeVar("T")
 
@@ -46,43 +43,16 @@ results = Console(highlight=False)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    try:
-        yield
-    except (ClientError, KeyStoreError, PolicyError, SQLAlchemyError, OSError, ValueError) as error:
-        text = str(error).strip()
-        reason = text.splitlines()[0] if text else type(error).__name__
-        messages.print(f"[red]error:[/red] {reason}")
-        raise typer.Exit(1) from None
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, default=str))
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    return settings
-
-
 def _with_session(settings: Settings, work: Callable[[AsyncSession, Policy], Awaitable[T]]) -> T:
     """Migrate, then run `work` in one committed transaction."""
     policy = load_policy(settings.policy)
     migrations.upgrade(settings.database_url)
 
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                return await work(session, policy)
-        finally:
-            await engine.dispose()
+    async def run(engine: AsyncEngine) -> T:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await work(session, policy)
 
-    return asyncio.run(run())
+    return run_with_engine(settings, run)
 
 
 # --- clients ---------------------------------------------------------------------------------
@@ -111,7 +81,7 @@ def clients_add(
     as_json: JsonOption = False,
 ) -> None:
     """Register a client and print its id and secret (the secret is shown only this once)."""
-    with _one_line_errors():
+    with one_line_errors(ClientError, KeyStoreError, PolicyError):
         key_set = _read_jwks(jwks) if jwks is not None else None
 
         async def add(session: AsyncSession, policy: Policy) -> tuple[OAuthClient, str | None]:
@@ -126,21 +96,21 @@ def clients_add(
                 policy=policy,
             )
 
-        client, secret = _with_session(_settings(), add)
+        client, secret = _with_session(settings_from_environment(), add)
     _print_credentials(client.client_id, secret, as_json=as_json)
 
 
 @clients_app.command("list")
 def clients_list(as_json: JsonOption = False) -> None:
     """List registered clients, revoked ones included."""
-    with _one_line_errors():
+    with one_line_errors(ClientError, KeyStoreError, PolicyError):
 
         async def load(session: AsyncSession, policy: Policy) -> list[dict[str, Any]]:
             return [_describe(client, policy) for client in await clients.list_clients(session)]
 
-        rows = _with_session(_settings(), load)
+        rows = _with_session(settings_from_environment(), load)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("client id", "name", "role", "grid", "scopes", "auth method", "status")
     for row in rows:
@@ -160,12 +130,12 @@ def clients_list(as_json: JsonOption = False) -> None:
 @clients_app.command("revoke")
 def clients_revoke(client_id: Annotated[str, typer.Argument(help="The client to revoke.")]) -> None:
     """Revoke a client: no new tokens, and its outstanding tokens are refused at once."""
-    with _one_line_errors():
+    with one_line_errors(ClientError, KeyStoreError, PolicyError):
 
         async def revoke(session: AsyncSession, _: Policy) -> OAuthClient:
             return await clients.revoke_client(session, client_id=client_id)
 
-        client = _with_session(_settings(), revoke)
+        client = _with_session(settings_from_environment(), revoke)
     messages.print(f"revoked {client.client_id} ({client.name})")
 
 
@@ -175,12 +145,12 @@ def clients_rotate_secret(
     as_json: JsonOption = False,
 ) -> None:
     """Replace a client's secret and print the new one (shown only this once)."""
-    with _one_line_errors():
+    with one_line_errors(ClientError, KeyStoreError, PolicyError):
 
         async def rotate(session: AsyncSession, _: Policy) -> tuple[OAuthClient, str]:
             return await clients.rotate_secret(session, client_id=client_id)
 
-        client, secret = _with_session(_settings(), rotate)
+        client, secret = _with_session(settings_from_environment(), rotate)
     _print_credentials(client.client_id, secret, as_json=as_json)
 
 
@@ -196,7 +166,7 @@ def _read_jwks(path: Path) -> dict[str, Any]:
 
 def _print_credentials(client_id: str, secret: str | None, *, as_json: bool) -> None:
     if as_json:
-        _print_json({"client_id": client_id, "client_secret": secret})
+        print_json({"client_id": client_id, "client_secret": secret})
         return
     typer.echo(f"client_id: {client_id}")
     if secret is not None:
@@ -229,13 +199,13 @@ def keys_rotate(
     as_json: JsonOption = False,
 ) -> None:
     """Add a signing key that signs from now on; prune keys whose tokens have all expired."""
-    with _one_line_errors():
+    with one_line_errors(ClientError, KeyStoreError, PolicyError):
         chosen = _algorithm(algorithm)
-        store = KeyStore.from_settings(_settings())
+        store = KeyStore.from_settings(settings_from_environment())
         key = store.rotate(chosen)
         pruned = store.prune()
     if as_json:
-        _print_json({**_key_summary(key, store.now()), "pruned": pruned})
+        print_json({**_key_summary(key, store.now()), "pruned": pruned})
         return
     typer.echo(f"signing key {key.kid} ({key.algorithm}) in {key.path}")
     for kid in pruned:
@@ -245,12 +215,12 @@ def keys_rotate(
 @keys_app.command("list")
 def keys_list(as_json: JsonOption = False) -> None:
     """List signing keys: the signer, keys still verifying, and expired ones."""
-    with _one_line_errors():
-        store = KeyStore.from_settings(_settings())
+    with one_line_errors(ClientError, KeyStoreError, PolicyError):
+        store = KeyStore.from_settings(settings_from_environment())
         now = store.now()
         summaries = [_key_summary(key, now) for key in reversed(store.list_keys())]
     if as_json:
-        _print_json(summaries)
+        print_json(summaries)
         return
     table = Table("kid", "alg", "created", "status", "published until")
     for row in summaries:
