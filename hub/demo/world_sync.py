@@ -9,6 +9,7 @@ residents that the other departments' records attach to.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -35,11 +36,19 @@ if TYPE_CHECKING:
 DEMO_CONNECTORS = Path(__file__).with_name("connectors.toml")
 SYNC_ORDER = ("police_api", "health_api", "social_db", "education_files")
 PORT_FILE = "simulators.json"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 START_TIMEOUT_SECONDS = 120.0
 
 
 class SimulatorError(RuntimeError):
     """The simulators did not start (the message holds the reason)."""
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the simulators when `hub demo` dies. uvicorn re-raises the SIGTERM it
+    handled once it has shut down, which ends the process before any `finally` runs."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -61,7 +70,7 @@ class SimulatorProcess:
             "--residents", str(residents), "--seed", str(seed), "--port-file", str(port_file),
         ]  # fmt: skip
         # stdout holds the secrets as JSON: the port file (mode 0600) is how we read them.
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         running = cls(process, port_file)
         try:
             running.env = running._wait_ready()
