@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from alembic import context
 from hub.config import Settings
-from hub.storage import audit, models  # noqa: F401 - registers every table on the metadata
+from hub.storage import models  # noqa: F401 - registers every table on the metadata
 from hub.storage.base import Base
 from hub.storage.session import create_engine
 

@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.storage.audit import AuditEvent
+from hub.storage.models import AuditEvent
 
 COLUMNS = [column.name for column in AuditEvent.__table__.columns]
 Format = Literal["jsonl", "csv"]

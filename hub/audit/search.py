@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, String, cast, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.storage.audit import AuditEvent, AuditResidentAccess
+from hub.storage.models import AuditEvent, AuditResidentAccess
 
 EVENTS = AuditEvent.__table__
 

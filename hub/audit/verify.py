@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.audit.records import GENESIS_HASH, event_hash
-from hub.storage.audit import AuditChain, AuditEvent
+from hub.storage.models import AuditChain, AuditEvent
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.audit.records import GENESIS_HASH, AuditRecord
 from hub.audit.sinks import Statement, sink_for
-from hub.storage.audit import AuditChain, AuditEvent, AuditResidentAccess
 from hub.storage.base import utcnow
+from hub.storage.models import AuditChain, AuditEvent, AuditResidentAccess
 
 Pending = tuple[AuditRecord, "asyncio.Future[None]"]
 logger = logging.getLogger("gridhub.audit")

@@ -6,7 +6,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.storage import models
-from hub.storage.audit import AuditEvent
+from hub.storage.models import AuditEvent
 from hub.vocabulary import PersonFlagType
 from tests.conftest import Clients, World
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from hub.audit.records import event_hash
 from hub.audit.verify import verify_all
 from hub.cli import app as cli
-from hub.storage.audit import AuditEvent
+from hub.storage.models import AuditEvent
 from tests.conftest import GraphQLClient
 
 Tamper = Callable[[AsyncConnection], Awaitable[None]]

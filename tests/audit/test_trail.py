@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.audit.verify import verify_all
 from hub.storage import models
-from hub.storage.audit import AuditEvent
+from hub.storage.models import AuditEvent
 from hub.vocabulary import PersonFlagType
 from tests.conftest import Clients, GraphQLClient, World
 

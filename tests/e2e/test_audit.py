@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from hub.storage.audit import AuditEvent
+from hub.storage.models import AuditEvent
 from hub.storage.session import create_engine
 from tests.e2e.conftest import (
     HUB_BIN,

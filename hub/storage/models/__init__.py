@@ -1,0 +1,70 @@
+"""SQLAlchemy models, one module per domain; importing this package registers every table.
+
+Alembic's environment imports it once, so a new domain module is added here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from hub.storage.models.audit import AuditChain, AuditEvent, AuditResidentAccess
+from hub.storage.models.connectors import (
+    ConnectorRun,
+    ConnectorState,
+    QuarantinedRecord,
+    QuarantineReason,
+    RunStatus,
+)
+from hub.storage.models.core import Grid, GridMember, Household, Resident, ResidentTagRow
+from hub.storage.models.oauth import (
+    CLIENT_AUTH_METHODS,
+    OAuthClient,
+    RevokedToken,
+    UsedClientAssertion,
+)
+from hub.storage.models.records import (
+    DEPARTMENT_MODELS,
+    DEPARTMENT_RECORD_MODELS,
+    SENSITIVE_MODELS,
+    AssistanceGrant,
+    ChronicCondition,
+    FamilyDoctorContract,
+    HouseholdRegistration,
+    InsuranceEnrollment,
+    PersonFlag,
+    ResidencePermit,
+    SchoolEnrollment,
+    SourceRecord,
+    Vaccination,
+)
+
+__all__ = [
+    "CLIENT_AUTH_METHODS",
+    "DEPARTMENT_MODELS",
+    "DEPARTMENT_RECORD_MODELS",
+    "SENSITIVE_MODELS",
+    "AssistanceGrant",
+    "AuditChain",
+    "AuditEvent",
+    "AuditResidentAccess",
+    "ChronicCondition",
+    "ConnectorRun",
+    "ConnectorState",
+    "FamilyDoctorContract",
+    "Grid",
+    "GridMember",
+    "Household",
+    "HouseholdRegistration",
+    "InsuranceEnrollment",
+    "OAuthClient",
+    "PersonFlag",
+    "QuarantineReason",
+    "QuarantinedRecord",
+    "ResidencePermit",
+    "Resident",
+    "ResidentTagRow",
+    "RevokedToken",
+    "RunStatus",
+    "SchoolEnrollment",
+    "SourceRecord",
+    "UsedClientAssertion",
+    "Vaccination",
+]
