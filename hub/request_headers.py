@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from starlette.datastructures import Headers
 
-from schema.context import Purpose
-
 MAX_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """Why the data is requested (X-Request-Purpose), for whom and for which case."""
+
+    purpose: str | None = None
+    end_user: str | None = None
+    case_ref: str | None = None
 
 
 def _header_text(headers: Headers, name: str) -> str | None:

@@ -20,16 +20,18 @@ from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
+from schema.access import AccessRules
 from schema.audit import AuditQuery
-from schema.department import DepartmentSchema, Info
+from schema.context import Info
+from schema.department import DepartmentSchema
 from schema.departments import DEPARTMENTS
 from schema.errors import EXPECTED_CODES
+from schema.execution.standard import StandardExecutor, guard
 from schema.extensions.error_codes import ErrorCodes, logger
 from schema.extensions.limits import LIMIT_RULES
-from schema.extensions.request_database import RequestDatabaseExtension
-from schema.extensions.scopes import enforce_declared_scopes
+from schema.extensions.operation_scope import OperationScope
 from schema.query import CoreQuery
-from schema.resident import Resident
+from schema.resident import RESIDENTS, Resident
 
 # The root query: one line per domain that contributes root fields.
 Query = merge_types("Query", (CoreQuery, AuditQuery))
@@ -47,7 +49,12 @@ _DEPARTMENT_FIELDS = frozenset(
 
 
 class HubSchema(federation.Schema):
-    """A federation schema that logs expected GraphQL errors quietly."""
+    """A federation schema that logs expected GraphQL errors quietly.
+
+    `access_rules` is the table of its scope declarations, built once with it.
+    """
+
+    access_rules: AccessRules
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -73,10 +80,12 @@ ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]
 
 
 def _extensions(production: bool, extra: Sequence[ExtensionFactory]) -> list[Any]:
+    # The audit extension (in `extra`) enters first and exits last: it reads the context
+    # OperationScope sets up, after OperationScope has released the database connection.
     return [
         *extra,
         lambda: ErrorCodes(mask_internal=production),
-        RequestDatabaseExtension,
+        OperationScope,
         lambda: AddValidationRules(LIMIT_RULES),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
@@ -91,11 +100,8 @@ def _department_resident(department: DepartmentSchema) -> type[Any]:
     """The department subgraph's `Resident` entity: the key plus the department's field."""
 
     async def resolve_reference(cls: type[Any], info: Info, id: strawberry.ID) -> Any:
-        row = await info.context.loaders.resident.load(str(id))
-        if row is None:
-            return None
-        info.context.resident_ids.add(row.id)
-        return cls(id=id)
+        row = await info.context.loaders.load(RESIDENTS, str(id))
+        return cls(id=id) if row is not None else None
 
     namespace = {"resolve_reference": classmethod(resolve_reference)}
     cls = type("Resident", (department.resident_fields,), namespace)
@@ -108,18 +114,20 @@ def build_schema(
     *,
     production: bool = False,
     extensions: Sequence[ExtensionFactory] = (),
-) -> federation.Schema:
+) -> HubSchema:
     """The unified schema (`name="unified"`) or one federation subgraph by name."""
     options: dict[str, Any] = {
         "extensions": _extensions(production, extensions),
         "config": _config(),
+        "execution_context_class": StandardExecutor,
     }
     schema = _schema(name, options)
-    enforce_declared_scopes(schema)
+    schema.access_rules = AccessRules.from_schema(schema)
+    guard(schema, schema.access_rules)
     return schema
 
 
-def _schema(name: str, options: dict[str, Any]) -> federation.Schema:
+def _schema(name: str, options: dict[str, Any]) -> HubSchema:
     if name == UNIFIED:
         return HubSchema(query=Query, types=[Resident], **options)
     if name == CORE:

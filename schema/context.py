@@ -1,65 +1,23 @@
-"""The per-request context: who calls, one database connection, and the request's loaders."""
+"""The per-request context: who calls and why, one database connection, loaders and the ledger."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+import strawberry
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-if TYPE_CHECKING:
-    from schema.loaders import Loaders
+from hub.audit.ledger import AccessLedger
+from hub.auth.caller import Caller
+from hub.request_headers import Purpose
+from hub.storage.session import RequestDatabase
+from schema.loads import Loaders, LoadScope
 
-
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated caller; `grid_path` confines resident data to a subtree (None: district)."""
-
-    client_id: str | None = None
-    subject: str | None = None
-    roles: tuple[str, ...] = ()
-    scopes: frozenset[str] = frozenset()
-    grid_code: str | None = None
-    grid_path: str | None = None
-
-
-class RequestDatabase:
-    """One connection per request, opened on first use and shared by the loaders in turn.
-
-    A SQLAlchemy connection runs one statement at a time; DataLoader batches may be
-    dispatched concurrently, so they take turns through a lock.
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._connection: AsyncConnection | None = None
-        self._lock = asyncio.Lock()
-
-    @asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
-        async with self._lock:
-            if self._connection is None:
-                self._connection = await self.engine.connect()
-            yield self._connection
-
-    async def close(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
-
-
-@dataclass(frozen=True)
-class Purpose:
-    """Why the data is requested (X-Request-Purpose), for whom and for which case."""
-
-    purpose: str | None = None
-    end_user: str | None = None
-    case_ref: str | None = None
+__all__ = ["Caller", "Context", "Info", "Purpose", "RequestDatabase", "RequestInfo"]
 
 
 @dataclass
@@ -70,6 +28,7 @@ class RequestInfo:
     endpoint: str = "graphql"
     client_address: str | None = None
     response: Response | None = None  # the response under construction (status, headers)
+    connection: HTTPConnection | None = None  # the HTTP request or websocket
 
 
 @dataclass
@@ -80,20 +39,27 @@ class Context:
     request_purpose: Purpose = field(default_factory=Purpose)
     request: RequestInfo = field(default_factory=RequestInfo)
     max_page_size: int = 500
-    denied_paths: list[list[str | int]] = field(default_factory=list)
-    resident_ids: set[str] = field(default_factory=set)
-    accessed_fields: set[str] = field(default_factory=set)
-    loaders: Loaders = field(init=False)
-
-    def __post_init__(self) -> None:
-        from schema.loaders import Loaders
-
-        self.loaders = Loaders(self)
+    ledger: AccessLedger = field(default_factory=AccessLedger)
+    connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
+    _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
     @property
     def purpose(self) -> str | None:
         return self.request_purpose.purpose
 
-    def denied(self, path: list[str | int]) -> None:
-        """Remember a refused field, for the audit trail."""
-        self.denied_paths.append(path)
+    def for_operation(self) -> Context:
+        """A copy for one more operation on the same connection: same caller, fresh state."""
+        return dataclasses.replace(
+            self, database=RequestDatabase(self.database.engine), ledger=AccessLedger()
+        )
+
+    @property
+    def loaders(self) -> Loaders:
+        """Built on first use, for the caller as authenticated by then (websockets: on init)."""
+        if self._loaders is None:
+            scope = LoadScope(within_path=self.caller.grid_path, today=self.today)
+            self._loaders = Loaders(self.database, scope)
+        return self._loaders
+
+
+Info = strawberry.Info[Context, None]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import strawberry
+from schema.context import Info
 
-from schema.context import Context
+__all__ = ["DepartmentSchema", "Info"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,3 @@ class DepartmentSchema:
 
     name: str
     resident_fields: type[Any]
-
-
-Info = strawberry.Info[Context, None]

@@ -8,9 +8,10 @@ import strawberry
 from strawberry import federation
 
 from hub.storage import models
-from schema.department import DepartmentSchema, Info
+from schema.department import DepartmentSchema
 from schema.enums import SchoolStage, SchoolStatus
-from schema.records import DepartmentRecord, load_records
+from schema.loads import loaded
+from schema.records import DepartmentRecord, records
 
 
 @strawberry.type(description="学籍: enrollment at one school.")
@@ -27,11 +28,11 @@ class SchoolEnrollment(DepartmentRecord):
 class EducationProfile:
     resident_id: strawberry.Private[str]
 
-    @strawberry.field(description="School enrollments, newest first.")
-    async def enrollments(self, info: Info) -> list[SchoolEnrollment]:
-        return await load_records(
-            info.context, models.SchoolEnrollment, SchoolEnrollment, self.resident_id
-        )
+    enrollments: list[SchoolEnrollment] = loaded(
+        records(models.SchoolEnrollment, SchoolEnrollment),
+        graphql_type=list[SchoolEnrollment],
+        description="School enrollments, newest first.",
+    )
 
 
 @strawberry.type

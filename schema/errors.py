@@ -1,4 +1,9 @@
-"""GraphQL errors with a stable `extensions.code`; messages tell the caller what to change."""
+"""GraphQL errors with a stable `extensions.code`; messages tell the caller what to change.
+
+The codes are the hub's (`hub/errors.py`); these are the refusals only GraphQL makes:
+a field the caller's scopes do not reach, resident data without a purpose, an argument
+the schema cannot use.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,29 @@ from typing import Any
 
 from graphql import GraphQLError
 
-BAD_USER_INPUT = "BAD_USER_INPUT"
-FORBIDDEN = "FORBIDDEN"
-UNAUTHENTICATED = "UNAUTHENTICATED"
-PURPOSE_REQUIRED = "PURPOSE_REQUIRED"
-QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
-RATE_LIMITED = "RATE_LIMITED"
-INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+from hub.errors import EXPECTED_CODES, ErrorCode
 
-EXPECTED_CODES = frozenset(
-    {BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED, PURPOSE_REQUIRED, QUERY_TOO_COMPLEX, RATE_LIMITED}
-)
+BAD_USER_INPUT = ErrorCode.BAD_USER_INPUT.value
+FORBIDDEN = ErrorCode.FORBIDDEN.value
+UNAUTHENTICATED = ErrorCode.UNAUTHENTICATED.value
+PURPOSE_REQUIRED = ErrorCode.PURPOSE_REQUIRED.value
+QUERY_TOO_COMPLEX = ErrorCode.QUERY_TOO_COMPLEX.value
+RATE_LIMITED = ErrorCode.RATE_LIMITED.value
+INTERNAL_SERVER_ERROR = ErrorCode.INTERNAL_SERVER_ERROR.value
+
+__all__ = [
+    "BAD_USER_INPUT",
+    "EXPECTED_CODES",
+    "FORBIDDEN",
+    "INTERNAL_SERVER_ERROR",
+    "PURPOSE_REQUIRED",
+    "QUERY_TOO_COMPLEX",
+    "RATE_LIMITED",
+    "UNAUTHENTICATED",
+    "BadUserInputError",
+    "ForbiddenError",
+    "PurposeRequiredError",
+]
 
 
 class BadUserInputError(GraphQLError):
@@ -24,3 +41,17 @@ class BadUserInputError(GraphQLError):
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message, extensions={"code": BAD_USER_INPUT, **details})
+
+
+class ForbiddenError(GraphQLError):
+    """The caller's scopes do not reach a field (or an argument of it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": FORBIDDEN})
+
+
+class PurposeRequiredError(GraphQLError):
+    """Resident data asked for without saying why (no X-Request-Purpose)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": PURPOSE_REQUIRED})

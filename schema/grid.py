@@ -8,11 +8,23 @@ import strawberry
 from sqlalchemy import Row
 from strawberry import federation
 
-from schema.department import Info
+from hub.storage import grids
+from schema.context import Info
 from schema.enums import GridLevel, GridPost, MemberKind
+from schema.loads import Batch, Load, loaded
 
 if TYPE_CHECKING:
     from schema.resident import ResidentConnection, ResidentFilterInput
+
+
+GRIDS = Batch("grids", lambda c, codes, _: grids.grids_by_code(c, codes), many=False)
+CHILDREN = Batch("grid_children", lambda c, codes, _: grids.children_by_parent(c, codes))
+MEMBERS = Batch("grid_members", lambda c, codes, _: grids.members_by_grid(c, codes))
+RESIDENT_COUNTS = Batch(
+    "grid_resident_counts",
+    lambda c, paths, scope: grids.resident_counts(c, paths, within_path=scope.within_path),
+    many=False,
+)
 
 
 @strawberry.type(description="One post on a grid's responsibility board (责任牌).")
@@ -45,31 +57,28 @@ class Grid:
             parent_code=row.parent_code,
         )
 
-    @strawberry.field(description="The enclosing grid; null at the district root.")
-    async def parent(self, info: Info) -> Grid | None:
-        if self.parent_code is None:
-            return None
-        row = await info.context.loaders.grid.load(self.parent_code)
-        return Grid.from_row(row) if row is not None else None
-
-    @strawberry.field(description="The grids one level down.")
-    async def children(self, info: Info) -> list[Grid]:
-        return [Grid.from_row(row) for row in await info.context.loaders.children.load(self.code)]
-
-    @federation.field(
-        requires_scopes=[["grid:read"]], description="The responsibility board (责任牌)."
+    parent: Grid | None = loaded(
+        Load(GRIDS, key="parent_code", convert=lambda row: Grid.from_row(row)),
+        graphql_type=Annotated["Grid", strawberry.lazy("schema.grid")] | None,
+        description="The enclosing grid; null at the district root.",
     )
-    async def members(self, info: Info) -> list[GridMember] | None:
-        rows = await info.context.loaders.members.load(self.code)
-        return [GridMember.from_row(row) for row in rows]
-
-    @federation.field(
-        requires_scopes=[["resident:basic"]],
+    children: list[Grid] = loaded(
+        Load(CHILDREN, key="code", convert=lambda row: Grid.from_row(row)),
+        graphql_type=list[Annotated["Grid", strawberry.lazy("schema.grid")]],
+        description="The grids one level down.",
+    )
+    members: list[GridMember] | None = loaded(
+        Load(MEMBERS, key="code", convert=GridMember.from_row),
+        graphql_type=list[GridMember] | None,
+        description="The responsibility board (责任牌).",
+        requires_scopes=[["grid:read"]],
+    )
+    resident_count: int | None = loaded(
+        Load(RESIDENT_COUNTS, key="path"),
+        graphql_type=int | None,
         description="Residents living in this grid's subtree that the caller may see.",
+        requires_scopes=[["resident:basic"]],
     )
-    async def resident_count(self, info: Info) -> int | None:
-        count: int = await info.context.loaders.resident_count.load(self.path)
-        return count
 
     @federation.field(
         requires_scopes=[["resident:basic"]],
@@ -90,5 +99,5 @@ class Grid:
 
 
 async def get_grid(info: Info, code: str) -> Grid | None:
-    row = await info.context.loaders.grid.load(code)
+    row = await info.context.loaders.load(GRIDS, code)
     return Grid.from_row(row) if row is not None else None

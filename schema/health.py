@@ -8,9 +8,10 @@ import strawberry
 from strawberry import federation
 
 from hub.storage import models
-from schema.department import DepartmentSchema, Info
+from schema.department import DepartmentSchema
 from schema.enums import ConditionStatus, ContractStatus
-from schema.records import DepartmentRecord, load_records
+from schema.loads import first_where, loaded
+from schema.records import DepartmentRecord, records
 
 
 @strawberry.type(description="家庭医生签约: a family doctor contract.")
@@ -42,33 +43,35 @@ class ChronicCondition(DepartmentRecord):
     last_follow_up_on: date | None
 
 
+def _active(contract: FamilyDoctorContract) -> bool:
+    return contract.status == ContractStatus.ACTIVE
+
+
 @strawberry.type(description="What the health department holds about a resident.")
 class HealthProfile:
     resident_id: strawberry.Private[str]
 
-    @strawberry.field(description="Family doctor contracts, newest first.")
-    async def family_doctor_contracts(self, info: Info) -> list[FamilyDoctorContract]:
-        return await load_records(
-            info.context, models.FamilyDoctorContract, FamilyDoctorContract, self.resident_id
-        )
-
-    @strawberry.field(description="The active family doctor contract, if any.")
-    async def family_doctor(self, info: Info) -> FamilyDoctorContract | None:
-        contracts = await self.family_doctor_contracts(info)
-        return next((c for c in contracts if c.status == ContractStatus.ACTIVE), None)
-
-    @strawberry.field(description="Vaccine doses, newest first.")
-    async def vaccinations(self, info: Info) -> list[Vaccination]:
-        return await load_records(info.context, models.Vaccination, Vaccination, self.resident_id)
-
-    @federation.field(
-        requires_scopes=[["health:sensitive"]],
-        description="Chronic conditions under management. Sensitive.",
+    family_doctor_contracts: list[FamilyDoctorContract] = loaded(
+        records(models.FamilyDoctorContract, FamilyDoctorContract),
+        graphql_type=list[FamilyDoctorContract],
+        description="Family doctor contracts, newest first.",
     )
-    async def chronic_conditions(self, info: Info) -> list[ChronicCondition] | None:
-        return await load_records(
-            info.context, models.ChronicCondition, ChronicCondition, self.resident_id
-        )
+    family_doctor: FamilyDoctorContract | None = loaded(
+        records(models.FamilyDoctorContract, FamilyDoctorContract, first_where(_active)),
+        graphql_type=FamilyDoctorContract | None,
+        description="The active family doctor contract, if any.",
+    )
+    vaccinations: list[Vaccination] = loaded(
+        records(models.Vaccination, Vaccination),
+        graphql_type=list[Vaccination],
+        description="Vaccine doses, newest first.",
+    )
+    chronic_conditions: list[ChronicCondition] | None = loaded(
+        records(models.ChronicCondition, ChronicCondition),
+        graphql_type=list[ChronicCondition] | None,
+        description="Chronic conditions under management. Sensitive.",
+        requires_scopes=[["health:sensitive"]],
+    )
 
 
 @strawberry.type

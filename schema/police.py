@@ -8,7 +8,7 @@ import strawberry
 from strawberry import federation
 
 from hub.storage import models
-from schema.department import DepartmentSchema, Info
+from schema.department import DepartmentSchema
 from schema.enums import (
     HouseholdRelation,
     PermitStatus,
@@ -16,7 +16,8 @@ from schema.enums import (
     RegistrationStatus,
     RegistrationType,
 )
-from schema.records import DepartmentRecord, load_records
+from schema.loads import loaded, newest
+from schema.records import DepartmentRecord, records
 
 
 @strawberry.type(description="户籍: registration in the household register.")
@@ -52,23 +53,22 @@ class PersonFlag(DepartmentRecord):
 class PoliceProfile:
     resident_id: strawberry.Private[str]
 
-    @strawberry.field(description="The current household registration, if registered here.")
-    async def household_registration(self, info: Info) -> HouseholdRegistration | None:
-        registrations = await load_records(
-            info.context, models.HouseholdRegistration, HouseholdRegistration, self.resident_id
-        )
-        return registrations[0] if registrations else None
-
-    @strawberry.field(description="The newest residence permit, if any.")
-    async def residence_permit(self, info: Info) -> ResidencePermit | None:
-        permits = await load_records(
-            info.context, models.ResidencePermit, ResidencePermit, self.resident_id
-        )
-        return permits[0] if permits else None
-
-    @federation.field(requires_scopes=[["police:sensitive"]], description="Sensitive flags.")
-    async def flags(self, info: Info) -> list[PersonFlag] | None:
-        return await load_records(info.context, models.PersonFlag, PersonFlag, self.resident_id)
+    household_registration: HouseholdRegistration | None = loaded(
+        records(models.HouseholdRegistration, HouseholdRegistration, newest),
+        graphql_type=HouseholdRegistration | None,
+        description="The current household registration, if registered here.",
+    )
+    residence_permit: ResidencePermit | None = loaded(
+        records(models.ResidencePermit, ResidencePermit, newest),
+        graphql_type=ResidencePermit | None,
+        description="The newest residence permit, if any.",
+    )
+    flags: list[PersonFlag] | None = loaded(
+        records(models.PersonFlag, PersonFlag),
+        graphql_type=list[PersonFlag] | None,
+        description="Sensitive flags.",
+        requires_scopes=[["police:sensitive"]],
+    )
 
 
 @strawberry.type

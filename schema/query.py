@@ -7,10 +7,10 @@ from strawberry import federation
 
 from hub.identity import IdNumberError, normalize_id_number
 from hub.storage import grids, residents
-from schema.department import Info
+from schema.access import argument_scopes
+from schema.context import Info
 from schema.enums import GridLevel
 from schema.errors import BadUserInputError
-from schema.extensions.scopes import require_argument_scope
 from schema.grid import Grid, get_grid
 from schema.pagination import check_page_size
 from schema.resident import (
@@ -66,14 +66,13 @@ class CoreQuery:
             "One resident by opaque id or by ID number (exactly one of the two). "
             "Looking up by `idNumber` requires the scope resident:pii."
         ),
+        metadata=argument_scopes(idNumber="resident:pii"),
     )
     async def resident(
         self, info: Info, id: strawberry.ID | None = None, id_number: str | None = None
     ) -> Resident | None:
         if (id is None) == (id_number is None):
             raise BadUserInputError("pass exactly one of `id` and `idNumber`")
-        if id_number is not None:
-            require_argument_scope(info, "resident:pii", "Query.resident(idNumber:)")
         number = _id_number_argument(id_number) if id_number is not None else None
         context = info.context
         async with context.database.connect() as connection:
@@ -83,10 +82,7 @@ class CoreQuery:
                 id_number=number,
                 within_path=context.caller.grid_path,
             )
-        if row is None:
-            return None
-        context.resident_ids.add(row.id)
-        return resident_from_row(row, context.today)
+        return resident_from_row(row, context.today) if row is not None else None
 
     @federation.field(
         requires_scopes=[["resident:basic"]],

@@ -1,15 +1,19 @@
-"""Department record plumbing: the provenance interface and row-to-type conversion."""
+"""Department record plumbing: the provenance interface, row-to-type conversion, record loads."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.storage import residents
 from hub.storage.models import SourceRecord
+from schema.loads import Batch, Load, LoadScope, every
 
 T = TypeVar("T")
 
@@ -39,8 +43,32 @@ def from_row(cls: type[T], row: Row[Any]) -> T:
     return cls(**{name: mapping[name] for name in _field_names(cls)})
 
 
-async def load_records(
-    context: Any, model: type[SourceRecord], cls: type[T], resident_id: str
-) -> list[T]:
-    rows = await context.loaders.records(model).load(resident_id)
-    return [from_row(cls, row) for row in rows]
+_BATCHES: dict[type[SourceRecord], Batch] = {}
+
+
+def records_batch(model: type[SourceRecord]) -> Batch:
+    """Every record of one type per resident, newest first (one batch per model)."""
+    batch = _BATCHES.get(model)
+    if batch is None:
+
+        async def fetch(
+            connection: AsyncConnection, ids: Sequence[str], _: LoadScope
+        ) -> dict[str, list[Row[Any]]]:
+            return await residents.records_by_resident(connection, model, ids)
+
+        batch = _BATCHES[model] = Batch(model.__tablename__, fetch)
+    return batch
+
+
+def records(
+    model: type[SourceRecord],
+    cls: type[Any],
+    pick: Callable[[list[Any]], Any] = every,
+) -> Load:
+    """A profile field's load: the `model` records of the profile's resident as `cls`."""
+    return Load(
+        batch=records_batch(model),
+        key="resident_id",
+        convert=lambda row: from_row(cls, row),
+        pick=pick,
+    )

@@ -12,14 +12,26 @@ from strawberry import federation
 from hub.clock import age_on
 from hub.identity import mask_id_number
 from hub.storage import residents
-from schema.department import Info
+from schema.context import Info
 from schema.departments import DEPARTMENTS
 from schema.enums import Department, Gender, ResidentTag
-from schema.grid import Grid, get_grid
+from schema.grid import GRIDS, Grid
+from schema.loads import Batch, Load, loaded
 from schema.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
 
 BASIC = [["resident:basic"]]
 PII = [["resident:pii"]]
+
+
+# Residents by id within the caller's row scope: a resident outside it does not exist.
+RESIDENTS = Batch(
+    "residents",
+    lambda c, ids, scope: residents.residents_by_id(c, ids, within_path=scope.within_path),
+    many=False,
+)
+HOUSEHOLDS = Batch("households", lambda c, ids, _: residents.households_by_id(c, ids), many=False)
+TAGS = Batch("resident_tags", lambda c, ids, _: residents.tags_by_resident(c, ids))
+SOURCES = Batch("resident_sources", lambda c, ids, _: residents.sources_by_resident(c, ids))
 
 
 @strawberry.type(description="A household (户): the people registered at one address.")
@@ -27,6 +39,10 @@ class Household:
     id: strawberry.ID
     number: str
     address: str
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Household:
+        return cls(id=strawberry.ID(row.id), number=row.number, address=row.address)
 
 
 @strawberry.type(description="Which source system holds which kind of record about a resident.")
@@ -37,6 +53,17 @@ class RecordSource:
     records: int
     last_updated_at: datetime
     last_ingested_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> RecordSource:
+        return cls(
+            department=Department(row.department),
+            source=row.source,
+            record_type=row.record_type,
+            records=row.records,
+            last_updated_at=row.last_updated_at,
+            last_ingested_at=row.last_ingested_at,
+        )
 
 
 @strawberry.type
@@ -59,41 +86,26 @@ class CoreResidentFields:
     grid_code: strawberry.Private[str]
     household_id: strawberry.Private[str | None]
 
-    @federation.field(requires_scopes=BASIC, description="The building grid the resident lives in.")
-    async def grid(self, info: Info) -> Grid | None:
-        return await get_grid(info, self.grid_code)
-
-    @federation.field(requires_scopes=BASIC)
-    async def household(self, info: Info) -> Household | None:
-        if self.household_id is None:
-            return None
-        row = await info.context.loaders.household.load(self.household_id)
-        if row is None:
-            return None
-        return Household(id=strawberry.ID(row.id), number=row.number, address=row.address)
-
-    @federation.field(requires_scopes=BASIC)
-    async def tags(self, info: Info) -> list[ResidentTag] | None:
-        tags: list[ResidentTag] = await info.context.loaders.tags.load(self.id)
-        return tags
-
-    @federation.field(
+    grid: Grid | None = loaded(
+        Load(GRIDS, key="grid_code", convert=Grid.from_row),
+        graphql_type=Grid | None,
+        description="The building grid the resident lives in.",
         requires_scopes=BASIC,
-        description="Which department systems the resident's records came from, and when.",
     )
-    async def sources(self, info: Info) -> list[RecordSource] | None:
-        rows = await info.context.loaders.sources.load(self.id)
-        return [
-            RecordSource(
-                department=Department(row.department),
-                source=row.source,
-                record_type=row.record_type,
-                records=row.records,
-                last_updated_at=row.last_updated_at,
-                last_ingested_at=row.last_ingested_at,
-            )
-            for row in rows
-        ]
+    household: Household | None = loaded(
+        Load(HOUSEHOLDS, key="household_id", convert=Household.from_row),
+        graphql_type=Household | None,
+        requires_scopes=BASIC,
+    )
+    tags: list[ResidentTag] | None = loaded(
+        Load(TAGS, key="id"), graphql_type=list[ResidentTag] | None, requires_scopes=BASIC
+    )
+    sources: list[RecordSource] | None = loaded(
+        Load(SOURCES, key="id", convert=RecordSource.from_row),
+        graphql_type=list[RecordSource] | None,
+        description="Which department systems the resident's records came from, and when.",
+        requires_scopes=BASIC,
+    )
 
 
 def _compose_resident() -> type[CoreResidentFields]:
@@ -107,11 +119,8 @@ def _compose_resident() -> type[CoreResidentFields]:
 
 
 async def _resolve_reference(cls: type[Any], info: Info, id: strawberry.ID) -> Any:
-    row = await info.context.loaders.resident.load(str(id))
-    if row is None:
-        return None
-    info.context.resident_ids.add(row.id)
-    return resident_from_row(row, info.context.today)
+    row = await info.context.loaders.load(RESIDENTS, str(id))
+    return resident_from_row(row, info.context.today) if row is not None else None
 
 
 if TYPE_CHECKING:
@@ -232,7 +241,6 @@ async def resident_page(
         ResidentEdge(cursor=encode_cursor(row.id), node=resident_from_row(row, context.today))
         for row in rows[:first]
     ]
-    context.resident_ids.update(row.id for row in rows[:first])
     page_info = PageInfo(
         has_next_page=len(rows) > first,
         has_previous_page=after_id is not None,

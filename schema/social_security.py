@@ -9,7 +9,7 @@ import strawberry
 from strawberry import federation
 
 from hub.storage import models
-from schema.department import DepartmentSchema, Info
+from schema.department import DepartmentSchema
 from schema.enums import (
     AssistanceType,
     EnrollmentStatus,
@@ -17,7 +17,8 @@ from schema.enums import (
     InsuranceScheme,
     InsuranceType,
 )
-from schema.records import DepartmentRecord, load_records
+from schema.loads import loaded
+from schema.records import DepartmentRecord, records
 
 
 @strawberry.type(description="社会保险参保: enrollment in one insurance.")
@@ -44,17 +45,16 @@ class AssistanceGrant(DepartmentRecord):
 class SocialSecurityProfile:
     resident_id: strawberry.Private[str]
 
-    @strawberry.field(description="Insurance enrollments, newest first.")
-    async def insurance_enrollments(self, info: Info) -> list[InsuranceEnrollment]:
-        return await load_records(
-            info.context, models.InsuranceEnrollment, InsuranceEnrollment, self.resident_id
-        )
-
-    @strawberry.field(description="Social assistance grants, newest first.")
-    async def assistance_grants(self, info: Info) -> list[AssistanceGrant]:
-        return await load_records(
-            info.context, models.AssistanceGrant, AssistanceGrant, self.resident_id
-        )
+    insurance_enrollments: list[InsuranceEnrollment] = loaded(
+        records(models.InsuranceEnrollment, InsuranceEnrollment),
+        graphql_type=list[InsuranceEnrollment],
+        description="Insurance enrollments, newest first.",
+    )
+    assistance_grants: list[AssistanceGrant] = loaded(
+        records(models.AssistanceGrant, AssistanceGrant),
+        graphql_type=list[AssistanceGrant],
+        description="Social assistance grants, newest first.",
+    )
 
 
 @strawberry.type

@@ -24,6 +24,9 @@ class Outcome(StrEnum):
     PARTIAL = "PARTIAL"  # data returned, some fields refused or failed
     DENIED = "DENIED"  # nothing returned: refused (token, scope, purpose)
     INVALID = "INVALID"  # the request itself was malformed or invalid
+    REJECTED = "REJECTED"  # refused before GraphQL: transport, size or shape of the request
+    LIMITED = "LIMITED"  # refused by a bound: cost, rate limit, quota, load shedding
+    TIMEOUT = "TIMEOUT"  # execution ran out of time and was cancelled
     ERROR = "ERROR"  # the hub failed
 
 

@@ -1,6 +1,9 @@
-"""Turns verified token claims into the `Caller` the schema sees, under the role policy."""
+"""Who is calling: the `Caller` every request carries, made from verified token claims."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -8,7 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.auth.policy import Policy, RowScope
 from hub.auth.tokens import AccessClaims
 from hub.storage.models import Grid
-from schema.context import Caller
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller; `grid_path` confines resident data to a subtree (None: district).
+
+    The default is nobody: no scopes, so every protected field is refused.
+    `expires_at` is the credential's end, for connections that outlive a request.
+    """
+
+    client_id: str | None = None
+    subject: str | None = None
+    roles: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    grid_code: str | None = None
+    grid_path: str | None = None
+    expires_at: datetime | None = None
+
 
 # A grid path no grid has: confines a caller whose grid is unknown to nobody.
 NO_GRID = "~/"
@@ -49,4 +69,5 @@ async def caller_from_claims(
         scopes=claims.scopes,
         grid_code=claims.grid,
         grid_path=grid_path,
+        expires_at=claims.expires_at,
     )

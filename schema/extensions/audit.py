@@ -1,7 +1,8 @@
 """Appends one audit event per GraphQL request, and answers only once it is durable.
 
-What is recorded is what happened, not what the query text suggests: the residents the
-resolvers actually returned, the protected fields actually resolved, the paths refused.
+What is recorded is what happened, not what the query text suggests: the request's access
+ledger (`hub/audit/ledger.py`) says which residents were returned, which protected fields
+resolved and which paths were refused.
 If the event cannot be written, no data is served (HTTP 503: fail closed).
 """
 
@@ -93,9 +94,9 @@ class AuditExtension(SchemaExtension):
             operation_name=_operation_name(execution),
             document_hash=_document_hash(execution.query),
             variables=variables,
-            resident_ids=sorted(context.resident_ids),
-            fields=sorted(context.accessed_fields),
-            denied_paths=[".".join(map(str, path)) for path in context.denied_paths],
+            resident_ids=sorted(context.ledger.resident_ids),
+            fields=sorted(context.ledger.allowed_fields),
+            denied_paths=context.ledger.denied_paths,
             error_codes=sorted({_code(error) for error in errors}),
         )
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from hub.errors import HubError
 from schema.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR
 
 logger = logging.getLogger("gridhub.graphql")
@@ -15,11 +16,12 @@ logger = logging.getLogger("gridhub.graphql")
 
 def _is_expected(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is None or isinstance(original, GraphQLError)
+    return original is None or isinstance(original, GraphQLError | HubError)
 
 
 class ErrorCodes(SchemaExtension):
-    """Parse and validation errors are `BAD_USER_INPUT`; exceptions are `INTERNAL_SERVER_ERROR`.
+    """Parse and validation errors are `BAD_USER_INPUT`; a `HubError` keeps its own code and
+    details; any other exception is `INTERNAL_SERVER_ERROR`.
 
     An unexpected exception is logged with its traceback here, once; the caller gets a
     generic message in production and the exception's message in development.
@@ -43,6 +45,10 @@ class ErrorCodes(SchemaExtension):
 
     def _with_code(self, error: GraphQLError) -> GraphQLError:
         extensions = dict(error.extensions or {})
+        if isinstance(error.original_error, HubError):
+            original = error.original_error
+            error.extensions = {**extensions, **original.details, "code": original.code.value}
+            return error
         if _is_expected(error):
             inherited = getattr(error.original_error, "extensions", None) or {}
             extensions.setdefault("code", inherited.get("code", BAD_USER_INPUT))

@@ -24,8 +24,8 @@ from graphql import (
 )
 
 from hub.auth.policy import load_policy
+from schema.access import Alternatives, declared_scopes, protected_fields
 from schema.build import build_schema
-from schema.extensions.scopes import Alternatives, declared_scopes, protected_fields
 from tests.conftest import Clients, World
 
 UNIFIED = build_schema()

@@ -1,0 +1,1 @@
+"""How operations run: the standard graphql-core path, guarded by the access rules."""

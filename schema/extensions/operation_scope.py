@@ -1,0 +1,25 @@
+"""Gives each operation its own ledger, loaders and database connection, closed when it ends.
+
+An HTTP request is one operation, so its context is used as built. A websocket's operations
+share one connection-wide context (strawberry builds it at the handshake): each operation
+runs on a copy that keeps only the caller and the request's identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
+
+from schema.context import Context
+
+
+class OperationScope(SchemaExtension):
+    async def on_operation(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and isinstance(context.request.connection, WebSocket):
+            context = self.execution_context.context = context.for_operation()
+        yield
+        if isinstance(context, Context):
+            await context.database.close()

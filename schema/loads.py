@@ -1,0 +1,166 @@
+"""Level loads declared on fields: what a field needs from the database, for all parents at once.
+
+A `Batch` is one batch fetch: a list of keys in, a value per key out, in one query (every
+record of one type per resident, grids by code, …). A `Load` declares how a field uses a
+batch: the key it reads from its parent object (`resident_id`, `household_id`, `code`,
+`path`), the conversion of each fetched row to the field's type, and the pick (every row,
+the newest, the first active …). The declaration sits in the field's metadata
+(`loaded(...)` builds such a field).
+
+The standard executor resolves a loaded field through a DataLoader per batch, built lazily
+for the request (`Loaders`); a planner reads the same declarations and fetches each batch
+once per level for all parents. Rows arrive newest first where a batch says so, so picks
+are plain functions of the converted list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry import federation
+from strawberry.dataloader import DataLoader
+
+from hub.storage.session import RequestDatabase
+
+if TYPE_CHECKING:
+    from strawberry.types.field import StrawberryField
+
+LOAD = "gridhub.load"
+
+
+@dataclass(frozen=True)
+class LoadScope:
+    """What a batch may depend on besides its keys: the caller's row scope, today's date."""
+
+    within_path: str | None
+    today: date
+
+
+Fetch = Callable[[AsyncConnection, Sequence[Any], LoadScope], Awaitable[Mapping[Any, Any]]]
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """One batch fetch; `missing` is the value of a key the fetch did not return."""
+
+    name: str
+    fetch: Fetch
+    many: bool = True
+
+    @property
+    def missing(self) -> Any:
+        return [] if self.many else None
+
+
+def every(values: list[Any]) -> list[Any]:
+    return values
+
+
+def newest(values: list[Any]) -> Any:
+    """The first of a newest-first list, or None."""
+    return values[0] if values else None
+
+
+def first_where(predicate: Callable[[Any], bool]) -> Callable[[list[Any]], Any]:
+    def pick(values: list[Any]) -> Any:
+        return next((value for value in values if predicate(value)), None)
+
+    return pick
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class Load:
+    """A field's declared load: `batch` keyed by the parent's `key` attribute."""
+
+    batch: Batch
+    key: str
+    convert: Callable[[Any], Any] = _identity
+    pick: Callable[[list[Any]], Any] = every
+
+    def value(self, fetched: Any) -> Any:
+        """The field's value from what the batch returned for one key."""
+        if not self.batch.many:
+            return None if fetched is None else self.convert(fetched)
+        return self.pick([self.convert(row) for row in fetched])
+
+    def key_of(self, parent: Any) -> Any:
+        return getattr(parent, self.key)
+
+
+def load_of(field: Any) -> Load | None:
+    """The load a GraphQL field declares (from its strawberry definition), if any."""
+    definition = getattr(field, "extensions", {}).get("strawberry-definition", field)
+    metadata: Mapping[str, Any] = getattr(definition, "metadata", None) or {}
+    load: Load | None = metadata.get(LOAD)
+    return load
+
+
+def loaded(
+    load: Load,
+    *,
+    graphql_type: Any,
+    description: str | None = None,
+    requires_scopes: list[list[str]] | None = None,
+) -> Any:
+    """A strawberry field whose value is `load`; `requires_scopes` as `@requiresScopes`."""
+
+    async def resolve(root: Any, info: strawberry.Info) -> Any:
+        key = load.key_of(root)
+        if key is None:
+            return load.value(load.batch.missing)
+        fetched = await info.context.loaders.load(load.batch, key)
+        return load.value(fetched)
+
+    metadata = {LOAD: load}
+    made: StrawberryField
+    if requires_scopes is not None:
+        made = federation.field(
+            resolver=resolve,
+            graphql_type=graphql_type,
+            description=description,
+            requires_scopes=requires_scopes,
+            metadata=metadata,
+        )
+    else:
+        made = strawberry.field(
+            resolver=resolve, graphql_type=graphql_type, description=description, metadata=metadata
+        )
+    return made
+
+
+@dataclass
+class Loaders:
+    """A request's DataLoaders, one per batch, created on first use (nothing leaks between
+    callers: the scope is the request's caller)."""
+
+    database: RequestDatabase
+    scope: LoadScope
+    _loaders: dict[Batch, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    def load(self, batch: Batch, key: Any) -> Awaitable[Any]:
+        loader = self._loaders.get(batch)
+        if loader is None:
+            loader = self._loaders[batch] = DataLoader(load_fn=self._load_fn(batch))
+        return loader.load(key)
+
+    async def fetch(self, batch: Batch, keys: Sequence[Any]) -> Mapping[Any, Any]:
+        """One batch for many keys at once, outside any DataLoader (a planner's level load)."""
+        async with self.database.connect() as connection:
+            return await batch.fetch(connection, keys, self.scope)
+
+    def _load_fn(self, batch: Batch) -> Callable[[list[Any]], Awaitable[list[Any]]]:
+        async def load(keys: list[Any]) -> list[Any]:
+            found = await self.fetch(batch, keys)
+            missing = batch.missing
+            return [found.get(key, missing) for key in keys]
+
+        return load
