@@ -58,9 +58,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hub.auth.clients import ClientAuthMethod, effective_scopes, verify_secret
-from hub.auth.tokens import LOCAL_ALGORITHMS, AccessClaims, TokenError, insert_or_ignore, revoke
+from hub.auth.tokens import LOCAL_ALGORITHMS, AccessClaims, TokenError, revoke
 from hub.storage.base import utcnow
 from hub.storage.models import OAuthClient, UsedClientAssertion
+from hub.storage.upsert import insert_or_ignore
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
