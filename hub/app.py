@@ -17,10 +17,10 @@ from starlette.types import ASGIApp
 
 from hub.audit.trail import AuditTrail
 from hub.auth.caller import GridPaths
+from hub.auth.oauth.routes import oauth_routes
 from hub.auth.policy import load_policy
 from hub.auth.resource import RequireBearerToken
 from hub.auth.runtime import AuthRuntime
-from hub.auth.server import oauth_routes
 from hub.config import Settings
 from hub.graphql_app import HubGraphQL
 from hub.metrics import Metrics, MetricsMiddleware
