@@ -26,6 +26,7 @@ from schema.context import Info
 from schema.department import DepartmentSchema
 from schema.departments import DEPARTMENTS
 from schema.errors import EXPECTED_CODES
+from schema.execution.compiled import CompiledExecutor
 from schema.execution.standard import StandardExecutor, guard
 from schema.extensions.error_codes import ErrorCodes, logger
 from schema.extensions.limits import LIMIT_RULES
@@ -114,12 +115,16 @@ def build_schema(
     *,
     production: bool = False,
     extensions: Sequence[ExtensionFactory] = (),
+    executor: type[StandardExecutor] | None = None,
 ) -> HubSchema:
-    """The unified schema (`name="unified"`) or one federation subgraph by name."""
+    """The unified schema (`name="unified"`) or one federation subgraph by name.
+
+    Queries run on the compiled path unless `executor` names another (the standard one).
+    """
     options: dict[str, Any] = {
         "extensions": _extensions(production, extensions),
         "config": _config(),
-        "execution_context_class": StandardExecutor,
+        "execution_context_class": executor or CompiledExecutor,
     }
     schema = _schema(name, options)
     schema.access_rules = AccessRules.from_schema(schema)

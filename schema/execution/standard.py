@@ -4,7 +4,8 @@
 the schema is built; fields without a rule are untouched and cost nothing. A guard asks
 `schema.access.decide` and records the answer in the request's ledger: a refusal raises
 its error (the field resolves to null, its `path` names it, the rest of the result is
-returned). `StandardExecutor` records every `Resident` object it completes.
+returned). `StandardExecutor` records every `Resident` object it completes and answers
+its errors in response order.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from graphql import GraphQLObjectType, GraphQLResolveInfo
+from graphql import ExecutionResult, GraphQLObjectType, GraphQLResolveInfo
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema import Schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.access import AccessRules, ArgumentRule, FieldRule, decide, decide_argument
+from schema.execution.ordering import in_response_order
 
 RESIDENT_TYPE = "Resident"
 
@@ -73,3 +75,11 @@ class StandardExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().complete_object_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        """The response, its errors in response order (as every executor orders them)."""
+        result = super().build_response(data)
+        if isinstance(result, ExecutionResult) and result.errors:
+            ordered = in_response_order(result.data, result.errors)
+            return ExecutionResult(result.data, ordered, result.extensions)
+        return result

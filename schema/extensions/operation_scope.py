@@ -20,6 +20,8 @@ class OperationScope(SchemaExtension):
         context = self.execution_context.context
         if isinstance(context, Context) and isinstance(context.request.connection, WebSocket):
             context = self.execution_context.context = context.for_operation()
-        yield
-        if isinstance(context, Context):
-            await context.database.close()
+        try:
+            yield
+        finally:
+            if isinstance(context, Context):
+                await context.database.close()

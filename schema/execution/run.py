@@ -1,0 +1,336 @@
+"""Runs a plan: root resolvers, then one load per batch per level, then a synchronous build.
+
+Level by level: the objects of one depth are gathered, every declared load their plans
+need is fetched once for all of them (one statement per batch), and the level is built
+into plain dicts without awaiting anything; fields without a declaration (a count, a
+nested page) call their resolver, gathered per level. The access ledger is filled exactly
+as the standard executor fills it (`hub/audit/ledger.py`).
+
+Null propagation follows the GraphQL spec: a null where the schema promises a value nulls
+the nearest nullable enclosing position (`Slot`), up to `data` itself; errors at or below
+a position already nulled are dropped, as graphql-core drops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLError, located_error
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path, inspect
+
+from schema.execution.plan import ObjectPlan, Selection, Shape, Source
+
+if TYPE_CHECKING:
+    from schema.execution.compiled import CompiledExecutor
+
+
+class Slot:
+    """A position in the response: `container[key]`, under the position `parent`."""
+
+    __slots__ = ("container", "key", "nullable", "parent")
+
+    def __init__(
+        self, parent: Slot | None, container: Any, key: str | int | None, nullable: bool
+    ) -> None:
+        self.parent = parent
+        self.container = container
+        self.key = key
+        self.nullable = nullable
+
+    def path(self) -> list[str | int]:
+        keys: list[str | int] = []
+        slot: Slot | None = self
+        while slot is not None and slot.key is not None:
+            keys.append(slot.key)
+            slot = slot.parent
+        keys.reverse()
+        return keys
+
+    def graphql_path(self) -> Path | None:
+        path: Path | None = None
+        for key in self.path():
+            path = Path(path, key, None)
+        return path
+
+
+Pending = tuple[ObjectPlan, Any, dict[str, Any], Slot]
+
+
+class Run:
+    """One execution of one plan."""
+
+    def __init__(self, executor: CompiledExecutor) -> None:
+        self.executor = executor
+        context = executor.context_value
+        self.ledger = context.ledger
+        self.loaders = context.loaders
+        self.errors: list[GraphQLError] = []
+        self.nulled: set[Slot] = set()
+        self.root_slot = Slot(None, None, None, nullable=False)
+        self.data: dict[str, Any] | None = {}
+
+    async def execute(self, plan: ObjectPlan, root_value: Any) -> dict[str, Any] | None:
+        data = self.data
+        assert data is not None
+        await self._level([(plan, root_value, data, self.root_slot)])
+        return self.data
+
+    # -- levels -------------------------------------------------------------------------
+
+    async def _level(self, pending: list[Pending]) -> None:
+        while pending:
+            fetched = await self._prefetch(pending)
+            following: list[Pending] = []
+            calls: list[tuple[Selection, Any, dict[str, Any], Slot]] = []
+            seen: set[ObjectPlan] = set()
+            for plan, source, out, slot in pending:
+                seen.add(plan)
+                self._build(plan, source, out, slot, fetched, following, calls)
+            for plan in seen:
+                for selection in plan.selections:
+                    if selection.rule is not None and selection.source in _RECORDED:
+                        self.ledger.allowed(selection.rule.coordinate)
+            if calls:
+                await self._call_resolvers(calls, following)
+            pending = following
+
+    async def _prefetch(self, pending: list[Pending]) -> dict[Any, Mapping[Any, Any] | Exception]:
+        """One fetch per batch for every parent of the level; a failed fetch is kept as its
+        error, which each field that needed it answers (as each DataLoader key would)."""
+        keys: dict[Any, dict[Any, None]] = {}
+        columns: dict[Any, frozenset[str] | None] = {}
+        for plan in {plan for plan, _, _, _ in pending}:
+            for selection in plan.loads:
+                batch = selection.load.batch  # type: ignore[union-attr]
+                needed = selection.columns if selection.raw else None
+                if batch not in columns:
+                    columns[batch] = needed
+                elif needed is None or columns[batch] is None:
+                    columns[batch] = None
+                else:
+                    columns[batch] = columns[batch] | needed  # type: ignore[operator]
+        for plan, source, _, _ in pending:
+            for selection in plan.loads:
+                load = selection.load
+                assert load is not None
+                key = getattr(source, load.key)
+                if key is not None:
+                    keys.setdefault(load.batch, {})[key] = None
+        fetched: dict[Any, Mapping[Any, Any] | Exception] = {}
+        for batch, batch_keys in keys.items():
+            try:
+                fetched[batch] = await self.loaders.fetch(batch, list(batch_keys), columns[batch])
+            except Exception as error:  # answered as the fields' errors
+                fetched[batch] = error
+        return fetched
+
+    def _build(
+        self,
+        plan: ObjectPlan,
+        source: Any,
+        out: dict[str, Any],
+        slot: Slot,
+        fetched: dict[Any, Mapping[Any, Any] | Exception],
+        following: list[Pending],
+        calls: list[tuple[Selection, Any, dict[str, Any], Slot]],
+    ) -> None:
+        if plan.is_resident:
+            self.ledger.returned(str(source.id))
+        for selection in plan.selections:
+            kind = selection.source
+            key = selection.key
+            if kind is Source.ATTRIBUTE:
+                value = getattr(source, selection.attribute)
+            elif kind is Source.LOAD:
+                load = selection.load
+                assert load is not None
+                load_key = getattr(source, load.key)
+                if load_key is None:
+                    value = load.value(load.batch.missing)
+                else:
+                    rows = fetched[load.batch]
+                    if isinstance(rows, Exception):
+                        self._field_error(rows, selection, out, slot, [*slot.path(), key])
+                        continue
+                    found = rows.get(load_key, load.batch.missing)
+                    value = load.raw_value(found) if selection.raw else load.value(found)
+            elif kind is Source.DERIVE:
+                assert selection.derive is not None
+                value = selection.derive(source)
+            elif kind is Source.TYPENAME:
+                out[key] = plan.type.name
+                continue
+            elif kind is Source.REFUSED:
+                assert selection.refusal is not None
+                out[key] = None
+                path = [*slot.path(), key]
+                self.ledger.refused(path, selection.refusal.code)
+                self._field_error(selection.refusal.error(), selection, out, slot, path)
+                continue
+            else:
+                out[key] = None  # keeps the key's place; the resolver fills it
+                calls.append((selection, source, out, slot))
+                continue
+            self._complete(value, selection.shape, selection, out, key, slot, following)
+
+    async def _call_resolvers(
+        self,
+        calls: list[tuple[Selection, Any, dict[str, Any], Slot]],
+        following: list[Pending],
+    ) -> None:
+        results = await asyncio.gather(
+            *(self._resolve(selection, source, slot) for selection, source, _, slot in calls),
+            return_exceptions=True,
+        )
+        for (selection, _, out, slot), result in zip(calls, results, strict=True):
+            if isinstance(result, Exception):
+                self._field_error(result, selection, out, slot, [*slot.path(), selection.key])
+            else:
+                self._complete(
+                    result, selection.shape, selection, out, selection.key, slot, following
+                )
+
+    async def _resolve(self, selection: Selection, source: Any, slot: Slot) -> Any:
+        executor = self.executor
+        field_def = selection.field_def
+        assert field_def is not None
+        path = Path(slot.graphql_path(), selection.key, None)
+        info = executor.build_resolve_info(field_def, selection.nodes, selection.parent_type, path)
+        first = selection.details[0]
+        arguments = (
+            get_argument_values(
+                field_def,
+                first.node,
+                executor.variable_values,
+                first.fragment_variable_values,
+                executor.hide_suggestions,
+            )
+            if field_def.args or first.node.arguments
+            else {}
+        )
+        resolve = field_def.resolve or executor.field_resolver
+        result = resolve(source, info, **arguments)
+        if executor.is_awaitable(result):
+            result = await result
+        return result
+
+    # -- completion ----------------------------------------------------------------------
+
+    def _complete(
+        self,
+        value: Any,
+        shape: Shape,
+        selection: Selection,
+        container: Any,
+        key: str | int,
+        parent: Slot,
+        following: list[Pending],
+    ) -> None:
+        if value is None:
+            container[key] = None
+            if shape.non_null:
+                message = (
+                    "Cannot return null for non-nullable field"
+                    f" {selection.parent_type.name}.{selection.name}."
+                )
+                self._value_error(GraphQLError(message), selection, shape, container, key, parent)
+            return
+        serialize = shape.serialize
+        if serialize is not None:
+            try:
+                serialized = serialize(value)
+                if serialized is None:
+                    raise TypeError(
+                        f"Expected `{inspect(value)}` to be a valid value"
+                        f" for type '{shape.leaf_type}'."
+                    )
+            except Exception as error:
+                container[key] = None
+                self._value_error(error, selection, shape, container, key, parent)
+                return
+            container[key] = serialized
+            return
+        if shape.object is not None:
+            out: dict[str, Any] = {}
+            container[key] = out
+            following.append(
+                (shape.object, value, out, Slot(parent, container, key, not shape.non_null))
+            )
+            return
+        item = shape.item
+        assert item is not None
+        if not isinstance(value, Iterable) or isinstance(value, str | bytes | Mapping):
+            container[key] = None
+            message = (
+                "Expected Iterable, but did not find one for field"
+                f" '{selection.parent_type.name}.{selection.name}'."
+            )
+            self._value_error(GraphQLError(message), selection, shape, container, key, parent)
+            return
+        items = list(value)
+        completed: list[Any] = [None] * len(items)
+        container[key] = completed
+        list_slot = Slot(parent, container, key, not shape.non_null)
+        for index, element in enumerate(items):
+            self._complete(element, item, selection, completed, index, list_slot, following)
+
+    # -- errors --------------------------------------------------------------------------
+
+    def _value_error(
+        self,
+        error: Exception,
+        selection: Selection,
+        shape: Shape,
+        container: Any,
+        key: str | int,
+        parent: Slot,
+    ) -> None:
+        """An error completing `container[key]` (of `shape`), held by the position `parent`."""
+        path = [*parent.path(), key]
+        position = Slot(parent, container, key, nullable=not shape.non_null)
+        self._record(located_error(error, selection.nodes, path), position)
+
+    def _field_error(
+        self,
+        error: Exception,
+        selection: Selection,
+        out: dict[str, Any],
+        slot: Slot,
+        path: list[str | int],
+    ) -> None:
+        """A field of the object at `slot` failed: null it, or its object if it is non-null."""
+        out[selection.key] = None
+        position = Slot(slot, out, selection.key, not selection.shape.non_null)
+        self._record(located_error(error, selection.nodes, path), position)
+
+    def _record(self, error: GraphQLError, position: Slot) -> None:
+        nulled = self._null(position)
+        if self._under_nulled(nulled):
+            return
+        self.nulled.add(nulled)
+        self.errors.append(error)
+
+    def _null(self, position: Slot) -> Slot:
+        """Null the nearest nullable position at or above `position`; return it."""
+        slot = position
+        while not slot.nullable and slot.parent is not None:
+            slot = slot.parent
+        if slot is self.root_slot:
+            self.data = None
+        else:
+            slot.container[slot.key] = None
+        return slot
+
+    def _under_nulled(self, position: Slot) -> bool:
+        slot: Slot | None = position
+        while slot is not None:
+            if slot in self.nulled:
+                return True
+            slot = slot.parent
+        return False
+
+
+_RECORDED = frozenset({Source.ATTRIBUTE, Source.LOAD, Source.DERIVE})
