@@ -39,6 +39,8 @@ from graphql.execution.values import VariableValues
 from schema.access import AccessRules, FieldRule, Refusal, decide
 from schema.loads import Load, derive_of, load_of
 
+Builder = Callable[..., None]
+
 RESIDENT_TYPE = "Resident"
 # Root fields the compiled path does not run: introspection and federation's entry points.
 UNPLANNED_ROOT_FIELDS = frozenset({"__schema", "__type", "_entities", "_service"})
@@ -100,6 +102,23 @@ class ObjectPlan:
     @property
     def is_resident(self) -> bool:
         return self.type.name == RESIDENT_TYPE
+
+    @cached_property
+    def builder(self) -> Builder:
+        """The generated function building one parent's response dict (codegen.py)."""
+        from schema.execution.codegen import builder
+
+        return builder(self)
+
+    @cached_property
+    def ruled(self) -> list[Selection]:
+        """Selections whose rule is recorded as allowed by the executor when they run (a
+        resolver's guard records its own)."""
+        return [
+            s
+            for s in self.selections
+            if s.rule is not None and s.source in (Source.ATTRIBUTE, Source.LOAD, Source.DERIVE)
+        ]
 
     @cached_property
     def loads(self) -> list[Selection]:

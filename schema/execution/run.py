@@ -17,11 +17,11 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError, located_error
+from graphql import GraphQLError, Undefined, located_error
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, inspect
 
-from schema.execution.plan import ObjectPlan, Selection, Shape, Source
+from schema.execution.plan import ObjectPlan, Selection, Shape
 
 if TYPE_CHECKING:
     from schema.execution.compiled import CompiledExecutor
@@ -71,6 +71,7 @@ class Run:
         self.nulled: set[Slot] = set()
         self.root_slot = Slot(None, None, None, nullable=False)
         self.data: dict[str, Any] | None = {}
+        self.inline_built: set[ObjectPlan] = set()  # plans built inside their parents' builders
 
     async def execute(self, plan: ObjectPlan, root_value: Any) -> dict[str, Any] | None:
         data = self.data
@@ -88,11 +89,11 @@ class Run:
             seen: set[ObjectPlan] = set()
             for plan, source, out, slot in pending:
                 seen.add(plan)
-                self._build(plan, source, out, slot, fetched, following, calls)
-            for plan in seen:
-                for selection in plan.selections:
-                    if selection.rule is not None and selection.source in _RECORDED:
-                        self.ledger.allowed(selection.rule.coordinate)
+                plan.builder(self, source, out, slot, fetched, following, calls)
+            for plan in seen | self.inline_built:
+                for selection in plan.ruled:
+                    self.ledger.allowed(selection.rule.coordinate)  # type: ignore[union-attr]
+            self.inline_built.clear()
             if calls:
                 await self._call_resolvers(calls, following)
             pending = following
@@ -127,55 +128,6 @@ class Run:
                 fetched[batch] = error
         return fetched
 
-    def _build(
-        self,
-        plan: ObjectPlan,
-        source: Any,
-        out: dict[str, Any],
-        slot: Slot,
-        fetched: dict[Any, Mapping[Any, Any] | Exception],
-        following: list[Pending],
-        calls: list[tuple[Selection, Any, dict[str, Any], Slot]],
-    ) -> None:
-        if plan.is_resident:
-            self.ledger.returned(str(source.id))
-        for selection in plan.selections:
-            kind = selection.source
-            key = selection.key
-            if kind is Source.ATTRIBUTE:
-                value = getattr(source, selection.attribute)
-            elif kind is Source.LOAD:
-                load = selection.load
-                assert load is not None
-                load_key = getattr(source, load.key)
-                if load_key is None:
-                    value = load.value(load.batch.missing)
-                else:
-                    rows = fetched[load.batch]
-                    if isinstance(rows, Exception):
-                        self._field_error(rows, selection, out, slot, [*slot.path(), key])
-                        continue
-                    found = rows.get(load_key, load.batch.missing)
-                    value = load.raw_value(found) if selection.raw else load.value(found)
-            elif kind is Source.DERIVE:
-                assert selection.derive is not None
-                value = selection.derive(source)
-            elif kind is Source.TYPENAME:
-                out[key] = plan.type.name
-                continue
-            elif kind is Source.REFUSED:
-                assert selection.refusal is not None
-                out[key] = None
-                path = [*slot.path(), key]
-                self.ledger.refused(path, selection.refusal.code)
-                self._field_error(selection.refusal.error(), selection, out, slot, path)
-                continue
-            else:
-                out[key] = None  # keeps the key's place; the resolver fills it
-                calls.append((selection, source, out, slot))
-                continue
-            self._complete(value, selection.shape, selection, out, key, slot, following)
-
     async def _call_resolvers(
         self,
         calls: list[tuple[Selection, Any, dict[str, Any], Slot]],
@@ -187,7 +139,7 @@ class Run:
         )
         for (selection, _, out, slot), result in zip(calls, results, strict=True):
             if isinstance(result, Exception):
-                self._field_error(result, selection, out, slot, [*slot.path(), selection.key])
+                self.field_error(result, selection, out, slot)
             else:
                 self._complete(
                     result, selection.shape, selection, out, selection.key, slot, following
@@ -217,7 +169,7 @@ class Run:
             result = await result
         return result
 
-    # -- completion ----------------------------------------------------------------------
+    # -- completion: generic, for resolver results; builders inline the same rules ------
 
     def _complete(
         self,
@@ -232,50 +184,100 @@ class Run:
         if value is None:
             container[key] = None
             if shape.non_null:
-                message = (
-                    "Cannot return null for non-nullable field"
-                    f" {selection.parent_type.name}.{selection.name}."
-                )
-                self._value_error(GraphQLError(message), selection, shape, container, key, parent)
+                self.null_violation(selection, shape, container, key, parent)
             return
-        serialize = shape.serialize
-        if serialize is not None:
-            try:
-                serialized = serialize(value)
-                if serialized is None:
-                    raise TypeError(
-                        f"Expected `{inspect(value)}` to be a valid value"
-                        f" for type '{shape.leaf_type}'."
-                    )
-            except Exception as error:
-                container[key] = None
-                self._value_error(error, selection, shape, container, key, parent)
-                return
-            container[key] = serialized
+        if shape.serialize is not None:
+            self.leaf(selection, shape, value, container, key, parent)
             return
         if shape.object is not None:
             out: dict[str, Any] = {}
             container[key] = out
-            following.append(
-                (shape.object, value, out, Slot(parent, container, key, not shape.non_null))
-            )
+            position = Slot(parent, container, key, not shape.non_null)
+            following.append((shape.object, value, out, position))
             return
         item = shape.item
         assert item is not None
-        if not isinstance(value, Iterable) or isinstance(value, str | bytes | Mapping):
-            container[key] = None
-            message = (
-                "Expected Iterable, but did not find one for field"
-                f" '{selection.parent_type.name}.{selection.name}'."
-            )
-            self._value_error(GraphQLError(message), selection, shape, container, key, parent)
+        items = self.items(value, selection, shape, container, key, parent)
+        if items is None:
             return
-        items = list(value)
         completed: list[Any] = [None] * len(items)
         container[key] = completed
         list_slot = Slot(parent, container, key, not shape.non_null)
         for index, element in enumerate(items):
             self._complete(element, item, selection, completed, index, list_slot, following)
+
+    # -- what builders call back: the rare paths -----------------------------------------
+
+    FAILED = object()  # a load whose batch failed: its error is already recorded
+
+    def leaf(
+        self,
+        selection: Selection,
+        shape: Shape,
+        value: Any,
+        container: Any,
+        key: str | int,
+        parent: Slot,
+    ) -> None:
+        """Serialise a leaf with its type's own coercion (graphql-core's complete_leaf_value)."""
+        assert shape.serialize is not None
+        try:
+            coerced = shape.serialize(value)
+            if coerced is None or coerced is Undefined:
+                raise TypeError(
+                    f"Expected `{inspect(shape.leaf_type)}.coerce_output_value("
+                    f"{inspect(value)})` to return non-nullable value, returned:"
+                    f" {inspect(coerced)}"
+                )
+        except Exception as error:  # any coercion failure is the field's
+            container[key] = None
+            self._value_error(error, selection, shape, container, key, parent)
+            return
+        container[key] = coerced
+
+    def items(
+        self,
+        value: Any,
+        selection: Selection,
+        shape: Shape,
+        container: Any,
+        key: str | int,
+        parent: Slot,
+    ) -> list[Any] | None:
+        """A list value as a list; None (and the field's error) when it is not iterable."""
+        if value.__class__ is list:
+            return value
+        if isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping):
+            return list(value)
+        container[key] = None
+        message = (
+            "Expected Iterable, but did not find one for field"
+            f" '{selection.parent_type.name}.{selection.name}'."
+        )
+        self._value_error(GraphQLError(message), selection, shape, container, key, parent)
+        return None
+
+    def null_violation(
+        self, selection: Selection, shape: Shape, container: Any, key: str | int, parent: Slot
+    ) -> None:
+        message = f"Cannot return null for non-nullable field {selection.parent_type.name}.{selection.name}."
+        self._value_error(GraphQLError(message), selection, shape, container, key, parent)
+
+    def refuse(self, selection: Selection, out: dict[str, Any], slot: Slot) -> None:
+        """A selection refused at plan time: null, its refusal in the ledger and the errors."""
+        refusal = selection.refusal
+        assert refusal is not None
+        self.ledger.refused([*slot.path(), selection.key], refusal.code)
+        self.field_error(refusal.error(), selection, out, slot)
+
+    def field_error(
+        self, error: Exception, selection: Selection, out: dict[str, Any], slot: Slot
+    ) -> None:
+        """A field of the object at `slot` failed: null it, or its object if it is non-null."""
+        out[selection.key] = None
+        position = Slot(slot, out, selection.key, not selection.shape.non_null)
+        path = [*slot.path(), selection.key]
+        self._record(located_error(error, selection.nodes, path), position)
 
     # -- errors --------------------------------------------------------------------------
 
@@ -291,19 +293,6 @@ class Run:
         """An error completing `container[key]` (of `shape`), held by the position `parent`."""
         path = [*parent.path(), key]
         position = Slot(parent, container, key, nullable=not shape.non_null)
-        self._record(located_error(error, selection.nodes, path), position)
-
-    def _field_error(
-        self,
-        error: Exception,
-        selection: Selection,
-        out: dict[str, Any],
-        slot: Slot,
-        path: list[str | int],
-    ) -> None:
-        """A field of the object at `slot` failed: null it, or its object if it is non-null."""
-        out[selection.key] = None
-        position = Slot(slot, out, selection.key, not selection.shape.non_null)
         self._record(located_error(error, selection.nodes, path), position)
 
     def _record(self, error: GraphQLError, position: Slot) -> None:
@@ -331,6 +320,3 @@ class Run:
                 return True
             slot = slot.parent
         return False
-
-
-_RECORDED = frozenset({Source.ATTRIBUTE, Source.LOAD, Source.DERIVE})

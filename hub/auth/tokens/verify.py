@@ -38,7 +38,7 @@ from hub.auth.policy import KNOWN_SCOPES, Policy, RowScope
 from hub.auth.tokens.claims import AccessClaims, TokenError
 from hub.auth.tokens.jwks import RemoteKeySet
 from hub.auth.tokens.jws import check_header, parse, verify_signature
-from hub.auth.tokens.revocation import is_revoked
+from hub.auth.tokens.revocation import RevocationList
 from hub.config import Settings, TrustedIssuer
 
 # RFC 9068 §2.2: required claims of a JWT access token.
@@ -62,6 +62,9 @@ class TokenVerifier:
         self._keystore = keystore
         self._policy = policy
         self._engine = engine
+        self.revocations = RevocationList(
+            engine, refresh_seconds=settings.revocation_refresh_seconds
+        )
         self._remote = {
             trusted.issuer: RemoteKeySet(trusted, timeout_seconds=jwks_timeout_seconds)
             for trusted in settings.trusted_issuers
@@ -171,7 +174,7 @@ class TokenVerifier:
     async def _check_not_revoked(self, access: AccessClaims, *, local: bool) -> None:
         """RFC 7009 §2: a revoked token, or any token of a revoked client, is refused."""
         client_id = access.client_id if local else None
-        if await is_revoked(self._engine, jti=access.jti, client_id=client_id):
+        if await self.revocations.is_revoked(jti=access.jti, client_id=client_id):
             raise TokenError("token has been revoked")
 
 
