@@ -3,15 +3,21 @@
 A stream's `fields` (and `resident`) tables say where each target field comes from; the
 conversion follows the target field's type unless the spec names one. Every failure is
 collected and reported per field, so a quarantined record says exactly what to fix.
+
+Every value is range-checked here, before it can reach a database: whole numbers fit a
+32-bit column, decimals are finite, times convert to UTC, text holds no control
+characters or unpaired surrogates, record ids fit their column, and an object or list
+where a value is expected is refused rather than stored as its Python repr.
 """
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
@@ -29,6 +35,11 @@ FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "否", "无", "无效"})
 # Full-width ASCII (U+FF01–U+FF5E) sits at a fixed offset from ASCII; U+3000 is the ideographic space.
 _HALF_WIDTH = {0xFF01 + n: 0x21 + n for n in range(94)} | {0x3000: 0x20}
 _AMOUNT_NOISE = str.maketrans("", "", ",¥￥元 ")
+INT_RANGE = (-(2**31), 2**31 - 1)  # the storage models' Integer columns (PostgreSQL int4)
+RECORD_ID_MAX = 128  # the source_record_id column
+# C0 controls other than tab, newline and carriage return, DEL, and UTF-16 surrogates (which
+# JSON `\ud800` escapes can produce but UTF-8 cannot encode): PostgreSQL refuses NUL in text.
+_FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 Converter = Callable[[Any], Any]
 
@@ -83,28 +94,61 @@ def _clean(value: Any, spec: FieldSpec) -> Any:
 
 
 def _as_text(value: Any) -> str:
+    if isinstance(value, Mapping | list):
+        kind = "an object" if isinstance(value, Mapping) else "a list"
+        raise FieldError(f"expected a single value, got {kind}")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # spreadsheets hand whole numbers back as floats
     return str(value)
 
 
+def _to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        raise FieldError("expected text, got a boolean")
+    text = _as_text(value)
+    if bad := _FORBIDDEN_TEXT.search(text):
+        raise FieldError(f"text holds the control character {bad.group()!r}; fix the source")
+    return text
+
+
+def _to_record_id(value: Any) -> str:
+    text = _to_text(value)
+    if len(text) > RECORD_ID_MAX:
+        raise FieldError(f"a record id of {len(text)} characters; at most {RECORD_ID_MAX}")
+    return text
+
+
+def _finite_number(value: Any, expected: str) -> Decimal:
+    try:
+        number = Decimal(_as_text(value).translate(_AMOUNT_NOISE))
+    except InvalidOperation:
+        raise FieldError(f"expected {expected}, got {_shown(value)}") from None
+    if not number.is_finite():
+        raise FieldError(f"expected {expected}, got {_shown(value)}")
+    return number
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: repr (control characters escaped), at most 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}…"
+
+
 def _to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise FieldError("expected a whole number, got a boolean")
-    try:
-        number = Decimal(_as_text(value))
-    except InvalidOperation:
-        raise FieldError(f"expected a whole number, got {value!r}") from None
+    number = _finite_number(value, "a whole number")
     if number != number.to_integral_value():
-        raise FieldError(f"expected a whole number, got {value!r}")
+        raise FieldError(f"expected a whole number, got {_shown(value)}")
+    low, high = INT_RANGE
+    # adjusted() first: int() of 1e999999999 would build a billion-digit number
+    if number.adjusted() > 10 or not low <= int(number) <= high:
+        raise FieldError(f"{_shown(value)} is out of range ({low} to {high})")
     return int(number)
 
 
 def _to_decimal(value: Any) -> Decimal:
-    try:
-        return Decimal(_as_text(value).translate(_AMOUNT_NOISE))
-    except InvalidOperation:
-        raise FieldError(f"expected a decimal amount, got {value!r}") from None
+    return _finite_number(value, "a decimal amount")
 
 
 def _to_bool(value: Any) -> bool:
@@ -130,22 +174,30 @@ def _date_parser(formats: tuple[str, ...]) -> Converter:
                 return datetime.strptime(text, pattern).date()  # noqa: DTZ007 - a civil date
             except ValueError:
                 continue
-        raise FieldError(f"{text!r} matches none of the date formats {', '.join(formats)}")
+        raise FieldError(f"{_shown(text)} matches none of the date formats {', '.join(formats)}")
 
     return to_date
 
 
 def _datetime_parser(formats: tuple[str, ...], zone: timezone) -> Converter:
     def to_datetime(value: Any) -> datetime:
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=zone)
-        text = _as_text(value)
-        parsed = _parse_datetime_text(text, formats)
+        parsed = value if isinstance(value, datetime) else None
         if parsed is None:
-            raise FieldError(f"{text!r} is not ISO 8601 and matches none of {', '.join(formats)}")
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+            parsed = _parse_datetime_text(_as_text(value), formats)
+        if parsed is None:
+            shown = _shown(_as_text(value))
+            raise FieldError(f"{shown} is not ISO 8601 and matches none of {', '.join(formats)}")
+        return _in_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=zone), value)
 
     return to_datetime
+
+
+def _in_utc(moment: datetime, value: Any) -> datetime:
+    """UTC now, so a time at the calendar's edge fails here and not in the database."""
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise FieldError(f"{_shown(value)} is out of the range of times") from None
 
 
 def _parse_datetime_text(text: str, formats: tuple[str, ...]) -> datetime | None:
@@ -209,7 +261,7 @@ def build_converter(
     simple: dict[Any, Converter] = {bool: _to_bool, int: _to_int, Decimal: _to_decimal}
     if wanted in simple:
         return simple[wanted]
-    return _as_text  # text, and enums by their hub code; pydantic checks the value
+    return _to_text  # text, and enums by their hub code; pydantic checks the value
 
 
 @dataclass(frozen=True)
@@ -264,11 +316,13 @@ class RecordMapping:
             spec = _spec(value)
             field_type = _PROVENANCE_TYPES.get(name) or _field_type(model, name)
             convert = build_converter(spec, field_type, code_tables=code_tables, zone=zone)
+            if name == "source_record_id" and spec.type in (None, "str") and spec.codes is None:
+                convert = _to_record_id
             rules.append(FieldRule(name, spec, convert))
         return rules
 
     def record_key(self, raw: Mapping[str, Any]) -> str | None:
-        """The source record id if the payload yields one (quarantine keys and watermarks use it)."""
+        """The source record id if the payload yields a valid one (quarantine keys, watermarks)."""
         try:
             value = self._read_one("source_record_id", raw)
         except FieldError:
