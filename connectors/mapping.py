@@ -353,7 +353,7 @@ class RecordMapping:
         if self.creates_residents:
             resident = _validate(ResidentFields, resident_values, errors, prefix=("resident",))
         if errors or record is None:
-            fields = ", ".join(".".join(map(str, e["loc"])) for e in errors)
+            fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             raise BadRecordError(f"record does not fit the mapping: {fields}", errors=errors)
         return MappedRecord(
             source_record_id=str(provenance["source_record_id"]),

@@ -77,15 +77,13 @@ class SqlStream(Stream[SqlStreamConfig]):
         lookback = self.config.lookback
         if lookback is None or start is None:
             return None
-        watermark = start[0]
-        if not isinstance(watermark, date):  # datetime is a date too
+        floor = lookback_floor(start[0], lookback)
+        if floor is None:
             raise FatalError(
                 f"stream {self.name}: lookback needs a watermark column of times or dates; "
-                f"{self.config.watermark_column} holds {type(watermark).__name__}"
+                f"{self.config.watermark_column} holds {start[0]!r}"
             )
-        return watermark - (
-            lookback if isinstance(watermark, datetime) else timedelta(lookback.days)
-        )
+        return floor
 
     async def _fetch(self, position: Position | None, *, floor: Any) -> list[RowMapping]:
         query = self._select(self.engine.dialect, after=position is not None, floor=floor)
@@ -122,6 +120,25 @@ class SqlStream(Stream[SqlStreamConfig]):
         elif after:
             where = f"WHERE ({wm} > :w) OR ({wm} = :w AND {key} > :k) "
         return text(f"SELECT * FROM {source} {where}ORDER BY {wm}, {key} LIMIT :n")
+
+
+def lookback_floor(watermark: Any, lookback: timedelta) -> Any:
+    """`lookback` before the watermark, in its own type; ISO text (SQLite) stays text of the
+    same shape, so it compares as the column's values do. None: not a time."""
+    if isinstance(watermark, datetime):
+        return watermark - lookback
+    if isinstance(watermark, date):
+        return watermark - timedelta(days=max(1, lookback.days))
+    if isinstance(watermark, str):
+        try:
+            moment = datetime.fromisoformat(watermark)
+        except ValueError:
+            return None
+        separator = watermark[10] if len(watermark) > 10 else "T"
+        timespec = "seconds" if "." not in watermark[19:] else "microseconds"
+        text = (moment - lookback).isoformat(sep=separator, timespec=timespec)
+        return text if len(watermark) > 10 else text[:10]
+    return None
 
 
 class _Rows:

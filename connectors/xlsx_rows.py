@@ -33,12 +33,15 @@ warnings.filterwarnings("ignore", message=r"Cell .* is marked as a date", module
 class _TolerantParser(WorkSheetParser):  # type: ignore[misc]  # openpyxl is untyped
     def parse_cell(self, element: Any) -> dict[str, Any]:
         coordinate = element.get("r")
+        outside = f"cell {coordinate}: a date outside the calendar"
         try:
             cell: dict[str, Any] = super().parse_cell(element)
         except Exception as error:  # whatever openpyxl raises spoils this cell only
+            if isinstance(error, Warning) and "marked as a date" in str(error):
+                return self._bad(coordinate, outside)  # the warning, where warnings are errors
             return self._bad(coordinate, f"cell {coordinate}: {type(error).__name__}: {error}")
         if cell["data_type"] == "e" and element.get("t") != "e":  # converted into an error
-            return self._bad(coordinate, f"cell {coordinate}: a date outside the calendar")
+            return self._bad(coordinate, outside)
         return cell
 
     def _bad(self, coordinate: str | None, problem: str) -> dict[str, Any]:

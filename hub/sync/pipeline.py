@@ -83,9 +83,7 @@ async def _write_alone(session: AsyncSession, writer: Writer, item: Prepared) ->
             outcome = await _write(writer, item)
             await session.flush()
     except StatementError as error:
-        # values (DataError), constraints (IntegrityError) or binding (a plain StatementError)
-        # are this record's fault; a lost connection or a locked database is not
-        if isinstance(error, DBAPIError) and not isinstance(error, DataError | IntegrityError):
+        if not record_level(error):
             raise
         writer.lookups.undo(mark)
         raise RejectedRecord(
@@ -94,6 +92,21 @@ async def _write_alone(session: AsyncSession, writer: Writer, item: Prepared) ->
             {"error": type(error.orig or error).__name__},
         ) from None
     return outcome
+
+
+# SQLSTATE classes of a record's own fault: data exception, integrity constraint, program
+# limit (a value too large to index), raised by a trigger (PL/pgSQL RAISE)
+_RECORD_SQLSTATES = frozenset({"22", "23", "54", "P0"})
+
+
+def record_level(error: StatementError) -> bool:
+    """This record's values were refused (not the database failing): quarantine it alone."""
+    if not isinstance(error, DBAPIError):
+        return True  # a value that could not even be bound
+    if isinstance(error, DataError | IntegrityError):
+        return True
+    state = str(getattr(error.orig, "sqlstate", None) or "")
+    return state[:2] in _RECORD_SQLSTATES
 
 
 async def _begin_writing(session: AsyncSession) -> None:

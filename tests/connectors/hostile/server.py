@@ -151,3 +151,19 @@ def listing(records: list[dict[str, Any]], *, inclusive: bool = True) -> Answer:
         return JSONResponse({"data": rows, "next_cursor": None})
 
     return answer
+
+
+def paged(records: list[dict[str, Any]]) -> Answer:
+    """Cursor pages of `records` (`cursor` is the offset, `limit` the size), since `updated_since`."""
+
+    async def answer(request: Request) -> Response:
+        since = request.query_params.get("updated_since")
+        rows = records
+        if since:
+            bound = datetime.fromisoformat(since)
+            rows = [r for r in records if datetime.fromisoformat(r["updated_at"]) >= bound]
+        start, size = int(request.query_params.get("cursor", 0)), int(request.query_params["limit"])
+        following = str(start + size) if start + size < len(rows) else None
+        return JSONResponse({"data": rows[start : start + size], "next_cursor": following})
+
+    return answer
