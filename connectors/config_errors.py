@@ -137,6 +137,8 @@ def _plain(item: Any, known_keys: Iterable[str]) -> str:
     kind, message, ctx = item["type"], item["msg"], item.get("ctx") or {}
     if kind == "extra_forbidden":
         key = str(item["loc"][-1])
+        if key in set(known_keys):
+            return f"{key!r} does not belong here; see connectors/README.md for where it goes"
         return f"unknown key {key!r}{_suggestion(key, known_keys)}"
     if kind == "union_tag_invalid":
         expected = str(ctx.get("expected_tags", "")).replace("'", "")

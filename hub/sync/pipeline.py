@@ -42,6 +42,7 @@ async def ingest_records(
     counts = Counts(read=len(items))
     final: dict[str, Rejected | None] = {}  # per key, how its last occurrence in the batch ended
     movers: list[bool] = []
+    outcomes: list[str] = []
     for item in items:
         try:
             outcome = await (
@@ -52,8 +53,10 @@ async def ingest_records(
             counts.reasons[rejection.reason.value] += 1
             final[item.key] = _rejected(item, rejection)
             movers.append(False)
+            outcomes.append(rejection.reason.value)
             continue
         setattr(counts, outcome, getattr(counts, outcome) + 1)
+        outcomes.append(outcome)
         final[item.key] = None
         assert item.mapped is not None
         movers.append(item.mapped.source_updated_at <= started_at)
@@ -62,7 +65,7 @@ async def ingest_records(
     await release_records(session, **names, keys=[k for k, r in final.items() if r is None])
     rejected = [r for r in final.values() if r is not None]
     await quarantine_records(session, **names, rejected=rejected)
-    return BatchResult(counts, rejected, movers)
+    return BatchResult(counts, rejected, movers, outcomes)
 
 
 async def _write(writer: Writer, item: Prepared) -> Outcome:

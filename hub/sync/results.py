@@ -50,6 +50,7 @@ class BatchResult:
     counts: Counts
     rejected: list[Rejected]
     movers: list[bool]
+    outcomes: list[str]  # per record: inserted, updated, unchanged or its quarantine reason
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from hub.sync.context import StreamContext, stream_context
 from hub.sync.limits import TooManyRejectionsError
 from hub.sync.locks import stream_lock
 from hub.sync.results import ProgressCallback, RunSummary
-from hub.sync.runs import StreamRun, record_skipped
+from hub.sync.runs import StreamRun, record_skipped, runaway_watermark
 
 log = logging.getLogger("hub.sync")
 
@@ -42,6 +42,7 @@ async def run_stream(
         run = StreamRun(engine, context, full=full, accept_rejections=accept_rejections)
         cursor = await run.start()
         try:
+            _refuse_runaway(cursor, run, source.name)
             async for batch in stream.read(cursor):
                 await run.write(batch)
                 if progress is not None:
@@ -58,6 +59,17 @@ async def run_stream(
             log.exception("sync %s/%s failed", source.name, stream.name)
             return await run.finish(RunStatus.FAILED, failure(error, source.name))
         return await run.finish(RunStatus.SUCCEEDED)
+
+
+def _refuse_runaway(cursor: Any, run: StreamRun, name: str) -> None:
+    watermark = runaway_watermark(cursor, limit=run.started_at + run.context.future_tolerance)
+    if watermark is not None:
+        raise FatalError(
+            f"the stream's watermark {watermark} lies after this run's start, so it would read "
+            "nothing (a record dated in the future moved it before such records were refused); "
+            f"run `hub sync {name} --full` once to read everything again (upserts keep that "
+            "idempotent)"
+        )
 
 
 _RESUMES = "batches already written stay, and `hub sync {name}` resumes after the last of them"

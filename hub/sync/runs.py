@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -141,6 +142,23 @@ class StreamRun:
         return RunSummary(
             **self.names, status=status, counts=self.counts, error=error, run_id=self.run_id
         )
+
+
+def runaway_watermark(cursor: Cursor | None, *, limit: datetime) -> str | None:
+    """The cursor's watermark when it lies after `limit`: left by a record dated in the future
+    before the hub refused such records, or by a wrong clock. None when it does not."""
+    value = (cursor or {}).get("watermark")
+    if isinstance(value, dict):  # a sql cursor: {"type": …, "value": …}
+        value = value.get("value")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:  # a source's local time: allow for any zone
+        moment, limit = moment.replace(tzinfo=UTC), limit + timedelta(hours=14)
+    return value if moment > limit else None
 
 
 def _increments(counts: Counts) -> dict[str, Any]:

@@ -429,3 +429,33 @@ async def test_a_refused_connection_names_the_scheme_host_and_port(
     assert "for /api/records" in error
     assert "To recover: nothing is lost" in error
     assert (done.written, done.quarantined, done.cursor) == ([], {}, None)
+
+
+async def test_a_watermark_that_ran_away_before_is_refused_and_a_full_run_repairs_it(
+    hostile: HostileApi, world: World, engine: AsyncEngine
+) -> None:
+    await residents(world, engine)
+    records = vaccinations(3)
+    hostile.answer = listing(records)
+    async with engine.begin() as connection:  # what an earlier version left
+        await connection.execute(
+            text(
+                "INSERT INTO connector_state (connector, stream, cursor, updated_at) VALUES "
+                "('health', 'vaccinations', :cursor, :now)"
+            ),
+            {"cursor": json.dumps({"watermark": "2999-01-01T00:00:00+00:00", "seen": ["X"]}),
+             "now": BASE_TIME},
+        )  # fmt: skip
+    with bounded(seconds=10, megabytes=20):
+        stuck = await run(engine, http_source(hostile.base_url))
+    assert stuck.summary.status is FAILED
+    assert "watermark 2999-01-01T00:00:00+00:00 lies after this run's start" in str(
+        stuck.summary.error
+    )
+    assert "`hub sync health --full`" in str(stuck.summary.error)
+    assert (stuck.written, stuck.quarantined) == ([], {})
+    assert hostile.seen == []
+    repaired = await run(engine, http_source(hostile.base_url), full=True)
+    assert repaired.summary.status is SUCCEEDED
+    assert repaired.written == ids(records)
+    assert repaired.cursor["watermark"] == records[-1]["updated_at"]
