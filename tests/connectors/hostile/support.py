@@ -7,6 +7,7 @@ every Python allocation of the process, the local server threads' included).
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -116,5 +117,11 @@ def bounded(*, seconds: float, megabytes: float) -> Iterator[None]:
         elapsed = time.monotonic() - started
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+    if log := os.environ.get("HUB_BOUNDS_LOG"):  # measured values, for reports
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(
+                f"{test}\t{elapsed:.2f} s\t{peak / MiB:.1f} MiB\t(bounds {seconds} s, {megabytes} MiB)\n"
+            )
     assert elapsed < seconds, f"took {elapsed:.1f} s (bound {seconds} s)"
     assert peak < megabytes * MiB, f"peaked at {peak / MiB:.1f} MiB (bound {megabytes} MiB)"

@@ -194,7 +194,8 @@ def test_check_names_unset_variables_and_missing_folders(
     toml.write_text("[connectors.health]" + config, encoding="utf-8")
     monkeypatch.setenv("HUB_CONNECTORS", str(toml))
     monkeypatch.delenv("HEALTH_EXPORTS_UNSET", raising=False)
-    first = hub("connectors", "check")
+    with bounded(seconds=10, megabytes=40):
+        first = hub("connectors", "check")
     assert first.exit_code == 1
     assert "connectors.health: environment variable HEALTH_EXPORTS_UNSET is not set" in first.stdout
     monkeypatch.setenv("HEALTH_EXPORTS_UNSET", str(tmp_path / "nowhere"))
@@ -269,7 +270,8 @@ def test_quarantine_list_pages_and_filters_and_retry_takes_the_same_filters(
     rows += [row(n, 接种日期="不详") for n in range(5, 7)]  # bad dates
     export(exports, rows)
     assert hub("sync", "--accept-rejections").exit_code == 0
-    page = hub("quarantine", "list", "--limit", "3", "--json")
+    with bounded(seconds=10, megabytes=40):
+        page = hub("quarantine", "list", "--limit", "3", "--json")
     listed = json.loads(page.stdout)
     assert [r["record_key"] for r in listed] == ["V-00000", "V-00001", "V-00002"]
     assert f"more follow: hub quarantine list --after {listed[-1]['id']}" in page.stderr
