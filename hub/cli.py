@@ -68,7 +68,8 @@ def seed(
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same district.")] = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """Generate a synthetic district (grid, boards, households, residents, records)."""
+    """Generate a synthetic district (grid, boards, households, residents, records) and a
+    month of its grid work (patrols, visits, cases, joint meetings)."""
     with one_line_errors():
         settings = settings_from_environment()
         migrations.upgrade(settings.database_url)
@@ -77,8 +78,11 @@ def seed(
             print_json(dataclasses.asdict(summary))
         else:
             console.print(
-                f"seeded {summary.residents:,} residents in {summary.grids:,} grids "
-                f"({summary.total_rows:,} rows) in {summary.elapsed_seconds:.1f} s",
+                f"seeded {summary.residents:,} residents in {summary.grids:,} grids and a month "
+                f"of grid work ({summary.counts.get('cases', 0):,} cases, "
+                f"{summary.counts.get('visits', 0):,} visits, "
+                f"{summary.counts.get('patrols', 0):,} patrols): {summary.total_rows:,} rows "
+                f"in {summary.elapsed_seconds:.1f} s",
                 highlight=False,
             )
 
@@ -86,11 +90,12 @@ def seed(
 def _run_seed(
     settings: Settings, *, scale: Literal["small", "jinshui"], residents: int | None, seed: int
 ) -> Any:
-    from hub.demo.seed import SeedError, seed_district
+    from hub.demo.seed import SeedError, SeedSummary, seed_district
+    from hub.demo.work import seed_month_of_work
 
     async def run(engine: AsyncEngine) -> Any:
         with _progress("seeding residents") as update:
-            return await seed_district(
+            population = await seed_district(
                 engine,
                 scale=scale,
                 residents=residents,
@@ -98,11 +103,36 @@ def _run_seed(
                 progress=update,
                 batch_size=20_000,  # fewer commits: ~10 % faster than 5,000 on SQLite
             )
+        with _progress("a month of grid work") as update:
+            work = await seed_month_of_work(engine, seed=seed, progress=update)
+        return SeedSummary(
+            {**population.counts, **work.counts},
+            population.elapsed_seconds + work.elapsed_seconds,
+        )
 
     try:
         return run_with_engine(settings, run)
     except SeedError as error:
         raise CommandError(str(error)) from error
+
+
+def _run_work(settings: Settings) -> None:
+    """The demo district's month of work, once (after the connectors brought its people)."""
+    from hub.demo.work import MONTH, has_case_work, seed_month_of_work
+
+    async def run(engine: AsyncEngine) -> Any:
+        if await has_case_work(engine):
+            return None
+        return await seed_month_of_work(engine, seed=0)
+
+    summary = run_with_engine(settings, run)
+    if summary is not None:
+        console.print(
+            f"wrote a month of grid work ({MONTH.start:%Y-%m}): {summary.counts['cases']:,} "
+            f"cases, {summary.counts.get('visits', 0):,} visits, "
+            f"{summary.counts.get('patrols', 0):,} patrols",
+            highlight=False,
+        )
 
 
 @contextmanager
@@ -149,7 +179,8 @@ def demo(
     """Start the department simulators, pull them in through the connectors, serve with GraphiQL.
 
     Migrates; writes the district's grid tree if the database is empty (residents come from
-    the police register); runs the simulators under <var>/demo-sources until the hub stops.
+    the police register), then a month of grid work once they are in; runs the simulators
+    under <var>/demo-sources until the hub stops.
     """
     with one_line_errors():
         settings = settings_from_environment()
@@ -160,6 +191,7 @@ def demo(
     try:
         with one_line_errors():
             settings = _sync_demo_sources(simulators.env)
+            _run_work(settings)
             base_url = f"http://{settings.host}:{port or settings.port}"
             _print_demo_clients(settings, base_url)
         console.print(f"GraphiQL: {base_url}/graphql", highlight=False)
