@@ -27,6 +27,7 @@ from hub.governance.enums import (
     CaseSubtype,
     Satisfaction,
 )
+from hub.governance.permissions import DEPARTMENT_OF_ROLE
 from hub.governance.states import INITIAL_STATE, transition
 from hub.storage.models import Case, CaseAssignment, CaseHousehold, CaseResident, CaseTrace
 from hub.vocabulary import Department, GridLevel
@@ -389,12 +390,8 @@ class CaseMaker:
         return Who(f"demo:{role}", role, None, department)
 
 
-OFFICER_ROLES = {
-    Department.HEALTH: "health_officer",
-    Department.SOCIAL_SECURITY: "social_officer",
-    Department.EDUCATION: "education_officer",
-    Department.POLICE: "police_officer",
-}
+OFFICER_ROLES = {department: role for role, department in DEPARTMENT_OF_ROLE.items()}
+"""The role whose officers act for each department (the inverse of the one mapping)."""
 
 
 def grid_worker(grid_code: str) -> Who:

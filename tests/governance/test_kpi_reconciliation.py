@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.demo.seed import seed_district
 from hub.demo.work import MONTH, seed_month_of_work
-from hub.governance import kpis
+from hub.governance import kpis, scoreboard
 from hub.governance.deadlines import DEFAULT_DEADLINES
 from hub.governance.permissions import actor_from_caller
 from hub.storage.models import Case, CaseTrace, Grid, Household, Patrol, Visit
@@ -191,12 +191,12 @@ def by_hand(month: Rows) -> dict[str, dict[str, tuple[int, int]]]:
     return results
 
 
-async def hub_kpis(engine: AsyncEngine) -> dict[str, kpis.GridKpis]:
+async def hub_kpis(engine: AsyncEngine) -> dict[str, scoreboard.GridKpis]:
     dispatcher = actor_from_caller(
         Caller("d", "d", ("district_dispatcher",), frozenset({"kpi:read"}))
     )
     async with create_sessionmaker(engine)() as session:
-        return await kpis.subtree_kpis(
+        return await scoreboard.subtree_kpis(
             session, actor=dispatcher, grid_code="410105", period=MONTH, now=NOW
         )
 
@@ -247,11 +247,11 @@ async def test_siblings_rank_by_their_values(engine: AsyncEngine, month: Rows) -
     )
     async with create_sessionmaker(engine)() as session:
         street = next(g.code for g in month.grids if g.level == "STREET")
-        ranked = await kpis.rank_children(
+        ranked = await scoreboard.rank_children(
             session, actor=dispatcher, grid_code=street, kpi="patrolCompliance", period=MONTH,
             now=NOW,
         )  # fmt: skip
-        overdue = await kpis.rank_children(
+        overdue = await scoreboard.rank_children(
             session, actor=dispatcher, grid_code=street, kpi="casesOverdue", period=MONTH,
             now=NOW,
         )  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from hub.errors import HubError, NotFoundError
-from hub.governance import cases, kpis, meetings, patrols, visits
+from hub.governance import cases, meetings, patrols, scoreboard, visits
 from hub.governance.enums import ParticipantKind, Satisfaction
 from hub.governance.meetings import Participant
 from hub.governance.periods import Period
@@ -157,7 +157,7 @@ async def meeting(gov: Governance, who: Actor, _: object) -> object:
 async def street_kpis(gov: Governance, who: Actor, _: object) -> object:
     period = Period.month(2026, 8)
     return await gov.run(
-        lambda session: kpis.grid_kpis(
+        lambda session: scoreboard.grid_kpis(
             session, actor=who, grid_code=STREET, period=period, now=gov.now
         )
     )

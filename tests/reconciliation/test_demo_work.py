@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.demo.work import MONTH, seed_month_of_work
-from hub.governance import kpis
+from hub.governance import scoreboard
 from hub.governance.enums import CaseCategory
 from hub.governance.permissions import actor_from_caller
 from hub.storage.models import Case, Household, Visit
@@ -31,7 +31,7 @@ async def test_the_demo_month_works_the_households_the_police_register_brought(
     assert categories == set(CaseCategory)
     observer = actor_from_caller(Caller("a", "a", ("auditor",), frozenset({"kpi:read"})))
     async with create_sessionmaker(hub)() as session:
-        root = await kpis.grid_kpis(
+        root = await scoreboard.grid_kpis(
             session, actor=observer, grid_code="410105", period=MONTH, now=MONTH.end_at
         )
     assert root.values["casesReported"].numerator == summary.counts["cases"]
