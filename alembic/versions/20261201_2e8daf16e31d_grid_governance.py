@@ -3,7 +3,7 @@ idempotency keys.
 
 Revision ID: 2e8daf16e31d
 Revises: 3723344bd9eb
-Create Date: 2026-12-01 02:20:37.050892+00:00
+Create Date: 2026-12-01 03:48:13.443940+00:00
 """
 
 from collections.abc import Sequence
@@ -360,6 +360,7 @@ def upgrade() -> None:
         ),
         sa.Column("holding_grid_code", sa.String(length=32), nullable=False),
         sa.Column("due_at", hub.storage.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("prior_due_at", hub.storage.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column(
             "satisfaction",
             sa.Enum(
@@ -393,7 +394,13 @@ def upgrade() -> None:
             "ix_case_traces_actor_grid_code_at", ["actor_grid_code", "at"], unique=False
         )
         batch_op.create_index("ix_case_traces_at", ["at"], unique=False)
-        batch_op.create_index("ix_case_traces_due_at", ["due_at"], unique=False)
+        batch_op.create_index(
+            "ix_case_traces_late_moves",
+            ["prior_due_at"],
+            unique=False,
+            postgresql_where=sa.text("at > prior_due_at"),
+            sqlite_where=sa.text("at > prior_due_at"),
+        )
 
     op.create_table(
         "joint_meeting_cases",
@@ -678,7 +685,11 @@ def downgrade() -> None:
 
     op.drop_table("joint_meeting_cases")
     with op.batch_alter_table("case_traces", schema=None) as batch_op:
-        batch_op.drop_index("ix_case_traces_due_at")
+        batch_op.drop_index(
+            "ix_case_traces_late_moves",
+            postgresql_where=sa.text("at > prior_due_at"),
+            sqlite_where=sa.text("at > prior_due_at"),
+        )
         batch_op.drop_index("ix_case_traces_at")
         batch_op.drop_index("ix_case_traces_actor_grid_code_at")
 

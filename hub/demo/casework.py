@@ -279,7 +279,7 @@ class CaseMaker:
         if at >= self.cutoff:
             story.over = True
             return
-        previous = story.state
+        previous, answered = story.state, story.due_at
         rule = transition(previous, action, held_at=story.holding.level)
         if action is CaseAction.ESCALATE:
             story.holding = self.world.grids[str(story.holding.parent_code)]
@@ -292,7 +292,7 @@ class CaseMaker:
             story.satisfaction = rating
         note = "联席会议议定" if action is CaseAction.RESOLVE and self.rng.random() < 0.1 else None
         trace = self._trace(story, action, previous, who, at, note=note, rating=rating,
-                            photos=photos and self.rng.random() < 0.4)  # fmt: skip
+                            photos=photos and self.rng.random() < 0.4, answered=answered)  # fmt: skip
         story.traces.append(trace)
         for department in assign or ():
             story.assignments.append(self._assignment(story, trace, department=department))
@@ -331,6 +331,7 @@ class CaseMaker:
         note: str | None,
         rating: Satisfaction | None = None,
         photos: bool = False,
+        answered: datetime | None = None,
     ) -> Row:
         seq = len(story.traces) + 1
         case_id = story.case_id
@@ -341,6 +342,7 @@ class CaseMaker:
             "actor_role": who.role, "actor_grid_code": who.grid_code,
             "actor_department": who.department,
             "holding_grid_code": story.holding.code, "due_at": story.due_at,
+            "prior_due_at": answered,
             "satisfaction": rating, "note": note, "attachments": [digest] if photos else [],
         }  # fmt: skip
 

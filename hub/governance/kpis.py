@@ -142,21 +142,27 @@ KPIS: tuple[Kpi, ...] = (
         name="casesOverdue",
         title="超期件数",
         description=(
-            "Cases that missed a deadline falling in the period (and already past): a move set "
-            "a deadline (accept or handle, per level) and the case's next move came after it, "
-            "or has not come yet. Each case counted once, in the grid it was reported in."
+            "Cases that missed a deadline (accept or handle, per level) falling in the period "
+            "and already past: the move that answered it came after it, or no move has come and "
+            "it passed. Each case counted once, in the grid it was reported in."
         ),
         sql=f"""
-            SELECT c.grid_code, COUNT(DISTINCT c.id) AS numerator, 0 AS denominator
-            FROM case_traces t
-            JOIN cases c ON c.id = t.case_id
-            WHERE t.due_at >= :start_at AND t.due_at < :end_at AND t.due_at < :now
-              AND NOT EXISTS (
-                SELECT 1 FROM case_traces n
-                WHERE n.case_id = t.case_id AND n.seq = t.seq + 1 AND n.at <= t.due_at
-              )
-              AND {_IN_SUBTREE.format(alias="c")}
-            GROUP BY c.grid_code""",
+            SELECT x.grid_code, COUNT(DISTINCT x.id) AS numerator, 0 AS denominator
+            FROM (
+                SELECT c.grid_code, c.id
+                FROM case_traces t
+                JOIN cases c ON c.id = t.case_id
+                WHERE t.at > t.prior_due_at
+                  AND t.prior_due_at >= :start_at AND t.prior_due_at < :end_at
+                  AND t.prior_due_at < :now
+                  AND {_IN_SUBTREE.format(alias="c")}
+                UNION ALL
+                SELECT c.grid_code, c.id
+                FROM cases c
+                WHERE c.due_at >= :start_at AND c.due_at < :end_at AND c.due_at < :now
+                  AND {_IN_SUBTREE.format(alias="c")}
+            ) x
+            GROUP BY x.grid_code""",
         higher_is_better=False,
     ),
     Kpi(
@@ -165,23 +171,24 @@ KPIS: tuple[Kpi, ...] = (
         description=(
             "Group appeals accepted in the period (an ACCEPT move in the period) that were "
             "resolved within deadline — they have a RESOLVE move, at any time up to now, made no "
-            "later than the deadline set by the move just before it — divided by those group "
-            "appeals."
+            "later than the deadline in force when it was made (the one the move before it set) "
+            "— divided by those group appeals."
         ),
         sql=f"""
             SELECT x.grid_code, SUM(x.in_time) AS numerator, COUNT(*) AS denominator
             FROM (
-                SELECT DISTINCT c.id, c.grid_code,
+                SELECT c.id, c.grid_code,
                     CASE WHEN EXISTS (
                         SELECT 1 FROM case_traces r
-                        JOIN case_traces b ON b.case_id = r.case_id AND b.seq = r.seq - 1
-                        WHERE r.case_id = c.id AND r.action = 'RESOLVE' AND r.at <= b.due_at
+                        WHERE r.case_id = c.id AND r.action = 'RESOLVE' AND r.at <= r.prior_due_at
                     ) THEN 1 ELSE 0 END AS in_time
                 FROM cases c
-                JOIN case_traces a ON a.case_id = c.id
-                WHERE c.group_appeal AND a.action = 'ACCEPT'
-                  AND a.at >= :start_at AND a.at < :end_at
-                  AND {_IN_SUBTREE.format(alias="c")}
+                WHERE c.group_appeal AND {_IN_SUBTREE.format(alias="c")}
+                  AND EXISTS (
+                    SELECT 1 FROM case_traces a
+                    WHERE a.case_id = c.id AND a.action = 'ACCEPT'
+                      AND a.at >= :start_at AND a.at < :end_at
+                  )
             ) x
             GROUP BY x.grid_code""",
         rate=True,

@@ -96,7 +96,7 @@ async def _record(
     hashes: Sequence[str],
 ) -> None:
     """Move the case (version-checked UPDATE first), then append its trace."""
-    case, previous = move.case, move.case.state
+    case, previous, answered = move.case, move.case.state, move.case.due_at
     case.due_at = move.deadlines.due_after(
         from_state=previous, to_state=move.rule.next_state, level=case.holding_level,
         at=move.now, current_due=case.due_at,
@@ -116,7 +116,7 @@ async def _record(
             to_state=case.state, at=move.now, actor=actor.principal, actor_role=actor.role,
             actor_grid_code=acting_grid(actor, case.grid_path),
             actor_department=actor.department, holding_grid_code=case.holding_grid_code,
-            due_at=case.due_at, satisfaction=move.satisfaction, note=note,
+            due_at=case.due_at, prior_due_at=answered, satisfaction=move.satisfaction, note=note,
             attachments=list(hashes),
         )
     )  # fmt: skip

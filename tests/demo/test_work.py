@@ -74,6 +74,7 @@ async def test_every_case_history_is_a_walk_through_the_transition_table(
                 level=levels[after.holding_grid_code], at=after.at, current_due=before.due_at,
             )  # fmt: skip
             assert after.due_at == expected_due
+            assert after.prior_due_at == before.due_at  # the deadline the move answered
         last = history[-1]
         assert (case.state, case.version, case.due_at) == (last.to_state, len(history), last.due_at)
         assert case.holding_grid_code == last.holding_grid_code

@@ -119,7 +119,9 @@ async def test_a_case_solved_in_its_grid_is_accepted_resolved_verified_and_close
         (CaseState.RESOLVED, CaseAction.VERIFY, CaseState.VERIFIED),
         (CaseState.VERIFIED, CaseAction.CLOSE, CaseState.CLOSED),
     ]
-    assert (await traces(gov, case))[-1].satisfaction is Satisfaction.BASICALLY_SATISFIED
+    history = await traces(gov, case)
+    assert history[-1].satisfaction is Satisfaction.BASICALLY_SATISFIED
+    assert [t.prior_due_at for t in history] == [None, *(t.due_at for t in history[:-1])]
 
 
 async def test_escalation_climbs_one_level_at_a_time_each_with_its_own_deadlines(

@@ -42,18 +42,20 @@ VISITS = 20_000
 ROUNDS = 3
 NOW = MONTH.end_at
 
-# One row per kind of history: (kind, seq, action, from, to, hours after report, holding, due).
-# holding 'grid' = the reporting building, 'parent' = its community; due: hours after the
-# move ('A' = accept deadline of the holding level, 'H' = its handling deadline).
+# One row per kind of history: (kind, seq, action, from, to, hours after the report, holding,
+# the deadline the move set and the one it answered, in hours after the report). Holding
+# 'grid' is the reporting building, 'parent' its community. Kind 2 was accepted late.
 STEPS = """
-(0,1,'REPORT',NULL,'REPORTED',0,'grid','A2'),(0,2,'ACCEPT','REPORTED','ACCEPTED',1,'grid','H72'),
-(0,3,'RESOLVE','ACCEPTED','RESOLVED',30,'grid',NULL),(0,4,'VERIFY','RESOLVED','VERIFIED',50,'grid',NULL),
-(0,5,'CLOSE','VERIFIED','CLOSED',70,'grid',NULL),
-(1,1,'REPORT',NULL,'REPORTED',0,'grid','A2'),(1,2,'ACCEPT','REPORTED','ACCEPTED',1,'grid','H72'),
-(1,3,'ESCALATE','ACCEPTED','ESCALATED',20,'parent','A4'),(1,4,'ACCEPT','ESCALATED','ACCEPTED',22,'parent','H120'),
-(1,5,'RESOLVE','ACCEPTED','RESOLVED',100,'parent',NULL),
-(2,1,'REPORT',NULL,'REPORTED',0,'grid','A2'),(2,2,'ACCEPT','REPORTED','ACCEPTED',3,'grid','H72'),
-(3,1,'REPORT',NULL,'REPORTED',0,'grid','A2')
+(0,1,'REPORT',NULL,'REPORTED',0,'grid',2,NULL),(0,2,'ACCEPT','REPORTED','ACCEPTED',1,'grid',73,2),
+(0,3,'RESOLVE','ACCEPTED','RESOLVED',30,'grid',NULL,73),
+(0,4,'VERIFY','RESOLVED','VERIFIED',50,'grid',NULL,NULL),
+(0,5,'CLOSE','VERIFIED','CLOSED',70,'grid',NULL,NULL),
+(1,1,'REPORT',NULL,'REPORTED',0,'grid',2,NULL),(1,2,'ACCEPT','REPORTED','ACCEPTED',1,'grid',73,2),
+(1,3,'ESCALATE','ACCEPTED','ESCALATED',20,'parent',24,73),
+(1,4,'ACCEPT','ESCALATED','ACCEPTED',22,'parent',142,24),
+(1,5,'RESOLVE','ACCEPTED','RESOLVED',100,'parent',NULL,142),
+(2,1,'REPORT',NULL,'REPORTED',0,'grid',2,NULL),(2,2,'ACCEPT','REPORTED','ACCEPTED',3,'grid',75,2),
+(3,1,'REPORT',NULL,'REPORTED',0,'grid',2,NULL)
 """
 KIND_OF = "(CASE WHEN i % 10 < 6 THEN 0 WHEN i % 10 < 8 THEN 1 WHEN i % 10 = 8 THEN 2 ELSE 3 END)"
 
@@ -96,7 +98,7 @@ async def load(engine: AsyncEngine) -> dict[str, float]:
             "path, parent_code FROM grids WHERE level = 'BUILDING'",
             f"CREATE TEMP TABLE t(n int, category text, subtype text); INSERT INTO t VALUES {subtypes}",
             f"CREATE TEMP TABLE s(kind int, seq int, action text, from_state text, to_state text,"
-            f" hours int, holding text, due text); INSERT INTO s VALUES {STEPS}",
+            f" hours int, holding text, due int, prior int); INSERT INTO s VALUES {STEPS}",
         ):
             for part in statement.split("; "):
                 await connection.execute(text(part))
@@ -135,11 +137,12 @@ CROSS JOIN LATERAL (SELECT timestamptz '{start}' + ((i * 104729) % 2678400) * in
 
 _TRACES = """
 INSERT INTO case_traces (case_id, seq, action, from_state, to_state, at, actor, actor_role,
-  actor_grid_code, actor_department, holding_grid_code, due_at, satisfaction, note, attachments)
+  actor_grid_code, actor_department, holding_grid_code, due_at, prior_due_at, satisfaction, note,
+  attachments)
 SELECT c.id, s.seq, s.action, s.from_state, s.to_state, c.reported_at + s.hours * interval '1 hour',
   'bench', 'grid_worker', CASE s.holding WHEN 'grid' THEN c.grid_code ELSE g.parent_code END, NULL,
   CASE s.holding WHEN 'grid' THEN c.grid_code ELSE g.parent_code END,
-  c.reported_at + s.hours * interval '1 hour' + substr(s.due, 2)::int * interval '1 hour',
+  c.reported_at + s.due * interval '1 hour', c.reported_at + s.prior * interval '1 hour',
   CASE WHEN s.action = 'CLOSE' THEN c.satisfaction END, NULL, '[]'
 FROM generate_series(1::bigint, {n}) AS i
 JOIN cases c ON c.id = md5(i::text)::uuid::text

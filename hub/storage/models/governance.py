@@ -4,7 +4,8 @@ A case carries two grids: the reporting grid (`grid_code`/`grid_path`, fixed, th
 verifies and the one every case KPI is attributed to) and the holding grid (`holding_*`,
 which climbs one level per escalation). `due_at` is the deadline of the case's current stage;
 whether it is overdue is derived from it and the clock, never stored. Every transition
-appends a `CaseTrace` with the deadline it set, so missed deadlines can be counted later.
+appends a `CaseTrace` with the deadline it set and the one it answered, so missed deadlines
+can be counted later.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -102,13 +104,21 @@ class CaseTrace(Base):
     actor_department: Mapped[Department | None] = mapped_column(enum_type(Department))
     holding_grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code"))
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # deadline this move set
+    # The deadline in force when the move was made (the one it answered): a move after it was
+    # late, which the overdue KPIs count without pairing each trace with its predecessor.
+    prior_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     satisfaction: Mapped[Satisfaction | None] = mapped_column(enum_type(Satisfaction))
     note: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[str]] = mapped_column(JSON)  # SHA-256 hex digests
 
     __table_args__ = (
         Index("ix_case_traces_at", "at"),
-        Index("ix_case_traces_due_at", "due_at"),
+        Index(
+            "ix_case_traces_late_moves",
+            "prior_due_at",
+            postgresql_where=text("at > prior_due_at"),
+            sqlite_where=text("at > prior_due_at"),
+        ),
         Index("ix_case_traces_actor_grid_code_at", "actor_grid_code", "at"),
     )
 
