@@ -20,6 +20,7 @@ from hub.auth.oauth.routes import oauth_routes
 from hub.auth.policy import load_policy
 from hub.auth.runtime import AuthRuntime
 from hub.config import Settings
+from hub.governance.events import EventBus
 from hub.graphql_app import graphql_routes
 from hub.health import health_routes
 from hub.metrics import Metrics, MetricsMiddleware
@@ -41,6 +42,7 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     trail = AuditTrail.create(settings, engine) if settings.audit_enabled else None
     # Reads the connectors TOML once: a bad file fails start-up, naming the problem.
     scheduler = SyncScheduler(settings, engine) if settings.connectors else None
+    events = EventBus(engine, sweep_seconds=settings.overdue_sweep_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -49,12 +51,13 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
         yield
         if scheduler is not None:
             await scheduler.stop()
+        await events.stop()
         if trail is not None:
             await trail.writer.stop()
         await engine.dispose()
 
     routes = [
-        *graphql_routes(settings, engine, authenticator=authenticator, trail=trail),
+        *graphql_routes(settings, engine, authenticator=authenticator, trail=trail, events=events),
         *oauth_routes(auth),
         *health_routes(engine, head=migrations.head_revision(settings.database_url)),
         *metrics.routes(),
@@ -65,4 +68,5 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     app.state.engine = engine
     app.state.auth = auth
     app.state.audit = trail
+    app.state.events = events
     return app

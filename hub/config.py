@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     revocation_refresh_seconds: float = Field(default=5.0, ge=0, le=300)
     # totalCount of resident lists is kept this long (0: counted on every request).
     count_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # Grid governance: how often each process looks for cases that just became overdue (to tell
+    # subscribers), and how often a websocket's token is checked for expiry and revocation.
+    overdue_sweep_seconds: float = Field(default=30.0, gt=0, le=3600)
+    websocket_token_check_seconds: float = Field(default=1.0, gt=0, le=60)
     # External OpenID Connect issuers whose access tokens the hub accepts, as JSON:
     # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "roles_claim": "roles"}]
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)

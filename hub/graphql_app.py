@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
@@ -25,12 +27,24 @@ from hub.auth.caller import Caller
 from hub.auth.resource import RequireBearerToken
 from hub.clock import local_today
 from hub.config import Settings
-from hub.request_headers import request_id_of, request_purpose
+from hub.governance.events import EventBus
+from hub.request_headers import purpose_in_params, request_id_of, request_purpose
+from hub.storage.base import utcnow
 from hub.storage.counts import CountCache
 from hub.storage.session import RequestDatabase
 from schema.build import SUBGRAPHS, UNIFIED, build_schema
 from schema.context import Context, RequestInfo
 from schema.extensions.audit import AuditExtension
+
+MAX_OPERATIONS_PER_SOCKET = 32
+"""Operations (subscriptions included) one websocket may run at once."""
+
+_WATCHES: set[asyncio.Task[None]] = set()  # keeps the watch tasks referenced while they run
+
+
+def _open(websocket: WebSocket) -> bool:
+    connected = WebSocketState.CONNECTED
+    return websocket.client_state is connected and websocket.application_state is connected
 
 
 class HubGraphQL(GraphQL[Context, None]):
@@ -38,8 +52,13 @@ class HubGraphQL(GraphQL[Context, None]):
 
     Websockets speak graphql-transport-ws only; a connection whose handshake was not
     authenticated (`RequireBearerToken`) must authenticate its `connection_init` payload
-    here, through the same seam, or it is closed (4403) before any operation runs.
+    here, through the same seam, or it is closed (4403) before any operation runs. Once
+    acknowledged, the connection is watched: it is closed (4403) when its token expires or
+    is revoked, ending its subscriptions. The payload may carry X-Request-Purpose (and -User,
+    -Case) as browsers cannot set handshake headers.
     """
+
+    max_subscriptions_per_connection = MAX_OPERATIONS_PER_SOCKET
 
     def __init__(
         self,
@@ -49,6 +68,7 @@ class HubGraphQL(GraphQL[Context, None]):
         engine: AsyncEngine,
         endpoint: str,
         authenticator: Authenticator,
+        events: EventBus | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -60,6 +80,7 @@ class HubGraphQL(GraphQL[Context, None]):
         self.engine = engine
         self.endpoint = endpoint
         self.authenticator = authenticator
+        self.events = events
         self.counts = CountCache(settings.count_cache_seconds)
 
     async def get_context(
@@ -84,6 +105,7 @@ class HubGraphQL(GraphQL[Context, None]):
             request=info,
             max_page_size=self.settings.max_page_size,
             counts=self.counts,
+            events=self.events,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -97,7 +119,28 @@ class HubGraphQL(GraphQL[Context, None]):
                 )
             except AuthenticationError as error:
                 raise ConnectionRejectionError({"reason": error.description}) from error
+        params = context.connection_params or {}
+        context.request_purpose = purpose_in_params(params, context.request_purpose)
+        assert isinstance(connection, WebSocket)
+        watch = asyncio.create_task(self._watch(connection, context.caller))
+        _WATCHES.add(watch)
+        watch.add_done_callback(_WATCHES.discard)
         return await super().on_ws_connect(context)
+
+    async def _watch(self, websocket: WebSocket, caller: Caller) -> None:
+        """Close the socket (4403) once the caller's token expires or is revoked."""
+        interval = self.settings.websocket_token_check_seconds
+        while _open(websocket):
+            try:
+                reason = await self.authenticator.ended(caller)
+            except Exception:  # the revocation list could not be read: fail closed
+                reason = "token could not be checked again"
+            if reason is not None:
+                with contextlib.suppress(RuntimeError, OSError):
+                    await websocket.close(code=4403, reason=reason)
+                return
+            left = (caller.expires_at - utcnow()).total_seconds() if caller.expires_at else None
+            await asyncio.sleep(max(0.0, min(interval, left if left is not None else interval)))
 
     def encode_json(self, data: Any) -> bytes:
         return orjson.dumps(data)
@@ -109,6 +152,7 @@ def graphql_routes(
     *,
     authenticator: Authenticator,
     trail: AuditTrail | None,
+    events: EventBus | None = None,
 ) -> list[BaseRoute]:
     """`/graphql` (the unified schema) and one route per federation subgraph."""
     production = not settings.is_dev
@@ -123,6 +167,7 @@ def graphql_routes(
             engine=engine,
             endpoint=endpoint_name,
             authenticator=authenticator,
+            events=events,
         )
         return RequireBearerToken(
             app,

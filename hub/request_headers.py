@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -42,6 +43,24 @@ def request_purpose(headers: Headers) -> Purpose:
         purpose=_header_text(headers, "x-request-purpose"),
         end_user=_header_text(headers, "x-request-user"),
         case_ref=_header_text(headers, "x-request-case"),
+    )
+
+
+def purpose_in_params(params: Mapping[str, object], given: Purpose) -> Purpose:
+    """A websocket's purpose: its `connection_init` payload's X-Request-* entries (browsers
+    cannot set handshake headers), else what the handshake's headers said."""
+    lowered = {key.lower(): value for key, value in params.items()}
+
+    def text(name: str, fallback: str | None) -> str | None:
+        value = lowered.get(name)
+        if not isinstance(value, str):
+            return fallback
+        return unquote(value).strip()[:MAX_LENGTH] or None
+
+    return Purpose(
+        purpose=text("x-request-purpose", given.purpose),
+        end_user=text("x-request-user", given.end_user),
+        case_ref=text("x-request-case", given.case_ref),
     )
 
 

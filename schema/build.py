@@ -31,11 +31,14 @@ from schema.execution.standard import StandardExecutor, guard
 from schema.extensions.error_codes import ErrorCodes, logger
 from schema.extensions.limits import LIMIT_RULES
 from schema.extensions.operation_scope import OperationScope
+from schema.governance import GovernanceMutation, GovernanceQuery, GovernanceSubscription
 from schema.query import CoreQuery
 from schema.resident import RESIDENTS, Resident
 
-# The root query: one line per domain that contributes root fields.
-Query = merge_types("Query", (CoreQuery, AuditQuery))
+# The roots: one line per domain that contributes root fields.
+Query = merge_types("Query", (CoreQuery, AuditQuery, GovernanceQuery))
+Mutation = merge_types("Mutation", (GovernanceMutation,))
+Subscription = merge_types("Subscription", (GovernanceSubscription,))
 
 UNIFIED = "unified"
 CORE = "core"
@@ -133,10 +136,11 @@ def build_schema(
 
 
 def _schema(name: str, options: dict[str, Any]) -> HubSchema:
+    roots: dict[str, Any] = {"query": Query, "mutation": Mutation, "subscription": Subscription}
     if name == UNIFIED:
-        return HubSchema(query=Query, types=[Resident], **options)
+        return HubSchema(**roots, types=[Resident], **options)
     if name == CORE:
-        return CoreSchema(query=Query, types=[Resident], **options)
+        return CoreSchema(**roots, types=[Resident], **options)
     for department in DEPARTMENTS:
         if department.name == name:
             return HubSchema(types=[_department_resident(department)], **options)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from hub.audit.ledger import AccessLedger
 from hub.auth.caller import Caller
+from hub.governance.events import EventBus
 from hub.request_headers import Purpose
 from hub.storage.counts import CountCache
 from hub.storage.session import RequestDatabase
@@ -43,6 +44,7 @@ class Context:
     ledger: AccessLedger = field(default_factory=AccessLedger)
     counts: CountCache = field(default_factory=lambda: CountCache(0))  # 0: count every time
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
+    events: EventBus | None = None  # case events, for subscriptions
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
     @property
@@ -54,6 +56,10 @@ class Context:
         return dataclasses.replace(
             self, database=RequestDatabase(self.database.engine), ledger=AccessLedger()
         )
+
+    def fresh_loads(self) -> None:
+        """Forget what the loaders fetched (a subscription's next event reads anew)."""
+        self._loaders = None
 
     @property
     def loaders(self) -> Loaders:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import HTTPConnection
@@ -19,6 +20,7 @@ from starlette.requests import HTTPConnection
 from hub.auth.caller import Caller, GridPaths, caller_from_claims
 from hub.auth.policy import Policy
 from hub.auth.tokens import TokenError, TokenVerifier
+from hub.storage.base import utcnow
 
 MAX_AUTHORIZATION_HEADER = 8 * 1024 + len("Bearer ")
 
@@ -81,3 +83,14 @@ class Authenticator:
         except TokenError as error:
             raise AuthenticationError(error.description) from error
         return await caller_from_claims(claims, policy=self.policy, grid_paths=self.grid_paths)
+
+    async def ended(self, caller: Caller, *, now: datetime | None = None) -> str | None:
+        """Why a connection authenticated as `caller` must end now, or None while its token
+        holds: it expired, or it (or its client) was revoked since (RFC 7009 §2)."""
+        if caller.expires_at is not None and (now or utcnow()) >= caller.expires_at:
+            return "token has expired"
+        if caller.token_id is not None and await self.verifier.revocations.is_revoked(
+            jti=caller.token_id, client_id=caller.client_id
+        ):
+            return "token has been revoked"
+        return None

@@ -18,7 +18,8 @@ class Caller:
     """The authenticated caller; `grid_path` confines resident data to a subtree (None: district).
 
     The default is nobody: no scopes, so every protected field is refused.
-    `expires_at` is the credential's end, for connections that outlive a request.
+    `expires_at` is the credential's end and `token_id` its `jti`, for connections that
+    outlive a request (a websocket is closed when its token expires or is revoked).
     """
 
     client_id: str | None = None
@@ -28,6 +29,7 @@ class Caller:
     grid_code: str | None = None
     grid_path: str | None = None
     expires_at: datetime | None = None
+    token_id: str | None = None
 
 
 # A grid path no grid has: confines a caller whose grid is unknown to nobody.
@@ -70,4 +72,5 @@ async def caller_from_claims(
         grid_code=claims.grid,
         grid_path=grid_path,
         expires_at=claims.expires_at,
+        token_id=claims.jti,
     )

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import BadInputError, NotFoundError
-from hub.governance import idempotency, permissions
+from hub.governance import events, idempotency, permissions
 from hub.governance.deadlines import Clock
 from hub.governance.drafts import CaseDraft, check_draft, check_people
 from hub.governance.enums import CaseAction, CaseSource
@@ -227,6 +227,12 @@ async def _insert_case(
         )
     )  # fmt: skip
     await session.flush()
+    await events.record(
+        session,
+        events.CaseEvent(
+            events.CaseEventKind.REPORTED, case.id, grid.path, grid.path, now, case.version
+        ),
+    )
     return case
 
 

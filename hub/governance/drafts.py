@@ -27,6 +27,7 @@ MAX_LOCATION = 255
 MAX_ATTACHMENTS = 20
 MAX_PEOPLE = 200
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,11 @@ def check_text(value: str, field: str, limit: int) -> str:
     text = (value or "").strip()
     if not text or len(text) > limit:
         raise BadInputError(f"{field} must be 1 to {limit} characters", field=field)
+    if _CONTROL.search(text):
+        raise BadInputError(
+            f"{field} contains a control character (only tabs and line breaks are allowed)",
+            field=field,
+        )
     return text
 
 

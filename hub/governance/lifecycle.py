@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from hub.errors import ConflictError, NotFoundError
-from hub.governance import idempotency, permissions
+from hub.governance import events, idempotency, permissions
 from hub.governance.cases import (
     acting_grid,
     assigned_departments,
@@ -31,6 +31,7 @@ from hub.governance.enums import CaseAction, Satisfaction
 from hub.governance.permissions import Actor
 from hub.governance.states import Rule, transition
 from hub.storage.models import Case, CaseAssignment, CaseTrace
+from hub.vocabulary import Department
 
 
 @dataclass(slots=True)
@@ -80,6 +81,7 @@ async def act(
     if apply is not None:
         await apply(move)
     await _record(session, actor=actor, move=move, action=action, note=note, hashes=hashes)
+    await _tell(session, move, action, departments)
     await idempotency.remember(
         session, caller=actor.principal, key=idempotency_key, result=idempotent_result(case)
     )
@@ -123,6 +125,22 @@ async def _record(
     await session.flush()
     session.add_all(move.assignments)
     await session.flush()
+
+
+async def _tell(
+    session: AsyncSession, move: Move, action: CaseAction, departments: set[Department]
+) -> None:
+    """Record the move as a case event (subscribers hear of it once the work commits)."""
+    case = move.case
+    new = tuple(a.department for a in move.assignments if a.department is not None)
+    every = tuple(sorted(departments | set(new)))
+    await events.record(
+        session,
+        events.CaseEvent(
+            events.KIND_OF_ACTION[action], case.id, case.grid_path, case.holding_grid_path,
+            move.now, case.version, every, new,
+        ),
+    )  # fmt: skip
 
 
 def _require_version(case: Case, expected_version: int) -> None:

@@ -65,7 +65,7 @@ async def list_cases(
     cases = list(await session.scalars(query))
     more = len(cases) > _page(first)
     cases = cases[: _page(first)]
-    return CasePage(cases, _encode(cases[-1]) if more else None)
+    return CasePage(cases, cursor_of(cases[-1]) if more else None)
 
 
 async def count_cases(
@@ -199,7 +199,8 @@ def _page(first: int) -> int:
     return first
 
 
-def _encode(case: Case) -> str:
+def cursor_of(case: Case) -> str:
+    """The position of `case` in any case list: pass it as `after` to continue after it."""
     raw = f"{case.reported_at.isoformat()}|{case.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 

@@ -2,8 +2,8 @@
 
 `guard(schema, rules)` wraps the resolver of every field that has an access rule, once, when
 the schema is built; fields without a rule are untouched and cost nothing. A guard asks
-`schema.access.decide` and records the answer in the request's ledger: a refusal raises
-its error (the field resolves to null, its `path` names it, the rest of the result is
+`schema.access.decide` and records the answer in the request's ledger (a subscription
+field is guarded when it subscribes and for each event): a refusal raises its error (the field resolves to null, its `path` names it, the rest of the result is
 returned). `StandardExecutor` records every `Resident` object it completes and answers
 its errors in response order.
 """
@@ -34,9 +34,10 @@ def guard(schema: Schema, rules: AccessRules) -> None:
         assert isinstance(type_, GraphQLObjectType)
         field = type_.fields[field_name]
         assert field.resolve is not None, f"{coordinate} has no resolver to guard"
-        field.resolve = _guarded(
-            field.resolve, rules.fields.get(coordinate), rules.arguments.get(coordinate, ())
-        )
+        rule, argument_rules = rules.fields.get(coordinate), rules.arguments.get(coordinate, ())
+        field.resolve = _guarded(field.resolve, rule, argument_rules)
+        if field.subscribe is not None:  # a subscription is refused before it starts
+            field.subscribe = _guarded(field.subscribe, rule, argument_rules)
 
 
 def _guarded(

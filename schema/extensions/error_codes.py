@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from hub.errors import HubError
 from schema.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR
@@ -42,6 +44,15 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [self._with_code(error) for error in result.errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each event of a subscription gets the same codes (its errors never reach
+        `on_operation`'s result)."""
+        if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
+            errors = getattr(result, "errors", None)
+            if errors:
+                result.errors = [self._with_code(error) for error in errors]
+        yield
 
     def _with_code(self, error: GraphQLError) -> GraphQLError:
         extensions = dict(error.extensions or {})
