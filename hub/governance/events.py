@@ -121,7 +121,9 @@ async def record(session: AsyncSession, case_event: CaseEvent) -> None:
 
 # --- delivery after commit (SQLite) -------------------------------------------------------------
 
-_BUSES: weakref.WeakKeyDictionary[Engine, EventBus] = weakref.WeakKeyDictionary()
+_BUSES: weakref.WeakKeyDictionary[Engine, weakref.WeakSet[EventBus]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @event.listens_for(Session, "after_commit")
@@ -131,8 +133,7 @@ def _deliver_committed(session: Session) -> None:
         return
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
-    bus = _BUSES.get(engine)
-    if bus is not None:
+    for bus in list(_BUSES.get(engine, ())):
         for case_event in pending:
             bus.deliver(case_event)
 
@@ -195,7 +196,7 @@ class EventBus:
     _listening: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        _BUSES[self.engine.sync_engine] = self
+        _BUSES.setdefault(self.engine.sync_engine, weakref.WeakSet()).add(self)
 
     @property
     def uses_notifications(self) -> bool:

@@ -160,3 +160,96 @@ async def test_role_sees_a_protected_field_only_with_its_declared_scopes(
             mismatches.append((coordinate, document, f"expected {expected}, got {actual}"))
 
     assert not mismatches
+
+
+# --- mutations: the same rule at the Mutation root ----------------------------------------------
+
+AT = "2026-08-03T09:00:00+08:00"
+MOVE = '(id: "no-such-case", expectedVersion: 1, idempotencyKey: "matrix"'
+MUTATION_ARGUMENTS = {
+    "reportCase": (
+        f'(idempotencyKey: "matrix", grid: "{BUILDING}", '
+        'case: {category: WORK_SAFETY, subtype: EBIKE_CHARGING, description: "matrix"})'
+    ),
+    "acceptCase": f"{MOVE})",
+    "escalateCase": f"{MOVE})",
+    "assignCase": f"{MOVE}, departments: [HEALTH])",
+    "resolveCase": f"{MOVE})",
+    "verifyCase": f"{MOVE})",
+    "closeCase": f"{MOVE}, satisfaction: SATISFIED)",
+    "reopenCase": f"{MOVE})",
+    "recordVisit": f'(idempotencyKey: "matrix", household: "no-such-household", visitedAt: "{AT}")',
+    "recordPatrol": (
+        f'(idempotencyKey: "matrix", grid: "{BUILDING}", startedAt: "2026-08-03T08:00:00+08:00", '
+        f'endedAt: "{AT}")'
+    ),
+    "recordJointMeeting": (
+        f'(idempotencyKey: "matrix", grid: "no-such-grid", heldAt: "{AT}", topic: "t", '
+        'decisions: "d", participants: [{kind: OUTSIDE_UNIT, unitName: "a"}, '
+        '{kind: OUTSIDE_UNIT, unitName: "b"}])'
+    ),
+}
+
+
+def test_every_mutation_has_example_arguments() -> None:
+    """A new mutation needs a line in MUTATION_ARGUMENTS."""
+    assert set(object_type("Mutation").fields) == set(MUTATION_ARGUMENTS)
+
+
+def test_a_role_that_may_call_a_root_may_see_every_protected_field_below_it() -> None:
+    """Types reached only through Mutation or Subscription roots are not in the query matrix:
+    their protected fields must be open to every role that may call the root above them."""
+    gaps = []
+    for root in ("Mutation", "Subscription"):
+        for name, field in object_type(root).fields.items():
+            below = _protected_below(get_named_type(field.type).name, set())
+            for role in POLICY.roles.values():
+                if first_denied(role.name, [f"{root}.{name}"]) is None:
+                    gaps += [(root, name, role.name, c) for c in below if _denied(role.name, c)]
+    assert gaps == []
+
+
+def _denied(role: str, coordinate: str) -> bool:
+    return first_denied(role, [coordinate]) is not None
+
+
+def _protected_below(type_name: str, seen: set[str]) -> set[str]:
+    type_ = GRAPHQL.type_map[type_name]
+    if type_name in seen or type_name in PATHS or not isinstance(type_, GraphQLObjectType):
+        return set()  # types reachable from Query are the query matrix's
+    seen.add(type_name)
+    found = {f"{type_name}.{name}" for name in type_.fields if f"{type_name}.{name}" in PROTECTED}
+    for field in type_.fields.values():
+        found |= _protected_below(get_named_type(field.type).name, seen)
+    return found
+
+
+def refused_by_scope(result: dict[str, object], coordinate: str) -> bool:
+    errors = result.get("errors") or []
+    assert isinstance(errors, list)
+    codes = {e["extensions"]["code"] for e in errors}
+    assert "INTERNAL_SERVER_ERROR" not in codes, result
+    return any(
+        e["extensions"]["code"] == "FORBIDDEN" and e["message"].startswith(f"`{coordinate}`")
+        for e in errors
+    )
+
+
+@pytest.mark.parametrize("role", list(POLICY.roles))
+async def test_role_may_call_a_mutation_only_with_its_declared_scopes(
+    world: World, clients: Clients, role: str
+) -> None:
+    await world.tree()
+    needs_grid = POLICY.roles[role].row_scope.value == "grid"
+    gql = await clients.graphql(role, grid=BUILDING if needs_grid else None)
+
+    mismatches = []
+    for name in sorted(MUTATION_ARGUMENTS):
+        coordinate = f"Mutation.{name}"
+        document = f"mutation {{ {name}{MUTATION_ARGUMENTS[name]} {{ __typename }} }}"
+        expected = first_denied(role, [coordinate]) is not None
+        actual = refused_by_scope(await gql(document), coordinate)
+        if actual != expected:
+            mismatches.append((coordinate, f"expected refused={expected}, got {actual}"))
+
+    assert not mismatches
