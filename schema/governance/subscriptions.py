@@ -34,7 +34,19 @@ FOR_DEPARTMENTS = frozenset({CaseEventKind.ASSIGNED, CaseEventKind.OVERDUE})
 class CaseEvent:
     kind: CaseEventKind
     at: datetime = strawberry.field(description="When it happened (OVERDUE: the deadline).")
-    case: Case
+    version: int = strawberry.field(description="The case's version the event left it at.")
+    holding_grid_code: str = strawberry.field(description="The grid holding it after the event.")
+    case: Case = strawberry.field(
+        description="The case as it is when the event is delivered (perhaps moved on since)."
+    )
+
+    @classmethod
+    def of(cls, event: Event, case: Case) -> CaseEvent:
+        holding = event.holding_grid_path.rstrip("/").rsplit("/", 1)[-1]
+        return cls(
+            kind=event.kind, at=event.at, version=event.version, holding_grid_code=holding,
+            case=case,
+        )  # fmt: skip
 
 
 def _bus(info: Info) -> EventBus:
@@ -101,7 +113,7 @@ class CaseSubscription:
         root = await _subtree(info, actor, grid)
         async for event, case in _events(info, actor, IN_SUBTREE):
             if root is None or event.grid_path.startswith(root):
-                yield CaseEvent(kind=event.kind, at=event.at, case=case)
+                yield CaseEvent.of(event, case)
 
     @federation.field(
         is_subscription=True,
@@ -120,4 +132,4 @@ class CaseSubscription:
             )
         async for event, case in _events(info, actor, FOR_DEPARTMENTS):
             if event.kind is CaseEventKind.OVERDUE or actor.department in event.new_departments:
-                yield CaseEvent(kind=event.kind, at=event.at, case=case)
+                yield CaseEvent.of(event, case)

@@ -75,9 +75,7 @@ async def test_work_rolled_back_is_never_heard(gov: Governance, bus: EventBus) -
     assert await nothing_more(subscription)
 
 
-async def test_an_assignment_names_the_departments_it_added(
-    gov: Governance, bus: EventBus
-) -> None:
+async def test_an_assignment_names_the_departments_it_added(gov: Governance, bus: EventBus) -> None:
     case = await gov.assigned(Department.HEALTH)
     subscription = await bus.subscribe()
 

@@ -78,9 +78,7 @@ async def test_a_too_long_note_on_a_move_is_bad_user_input(
 ) -> None:
     case = await world_now.report(WORKER)
 
-    result = await staff.move(
-        "building", "accept", {"id": case.id, "version": 1}, note="x" * 2001
-    )
+    result = await staff.move("building", "accept", {"id": case.id, "version": 1}, note="x" * 2001)
 
     refused(result, "note", "2000")
     assert await world_now.count(CaseTrace) == 1
@@ -151,4 +149,3 @@ async def test_assigning_to_no_department_is_bad_user_input(
     )
 
     refused(result, "at least one department")
-

@@ -92,9 +92,7 @@ async def closed(gov: Governance) -> Case:
 
 def move(verb: str, **variables: Any) -> Attempt:
     async def attempt(gov: Governance, staff: Staff, name: str, case: Case) -> str:
-        result = await staff.move(
-            name, verb, {"id": case.id, "version": case.version}, **variables
-        )
+        result = await staff.move(name, verb, {"id": case.id, "version": case.version}, **variables)
         return outcome(result, f"{verb}Case")
 
     return attempt
@@ -138,7 +136,9 @@ async def meeting(gov: Governance, staff: Staff, name: str, _: object) -> str:
 
 
 async def street_kpis(gov: Governance, staff: Staff, name: str, _: object) -> str:
-    document = f'{{ kpis(grid: "{STREET}", period: {{month: "2026-08"}}) {{ visits {{ value }} }} }}'
+    document = (
+        f'{{ kpis(grid: "{STREET}", period: {{month: "2026-08"}}) {{ visits {{ value }} }} }}'
+    )
     return outcome(await (await staff(name))(document), "kpis")
 
 
@@ -153,13 +153,19 @@ TABLE: dict[str, Row] = {
         accepted, move("resolve"), (OK, NF, NO, NO, NO, NF, NO, NF, NF, NO, NO)
     ),
     "acceptCase-at-community": Row(
-        lambda gov: escalated_to(gov, 1), move("accept"), (NO, NF, OK, NO, NO, NF, NO, NF, NF, NO, NO)
+        lambda gov: escalated_to(gov, 1),
+        move("accept"),
+        (NO, NF, OK, NO, NO, NF, NO, NF, NF, NO, NO),
     ),
     "acceptCase-at-street": Row(
-        lambda gov: escalated_to(gov, 2), move("accept"), (NO, NF, NO, OK, OK, NF, NO, NF, NF, NO, NO)
+        lambda gov: escalated_to(gov, 2),
+        move("accept"),
+        (NO, NF, NO, OK, OK, NF, NO, NF, NF, NO, NO),
     ),
     "acceptCase-at-district": Row(
-        lambda gov: escalated_to(gov, 3), move("accept"), (NO, NF, NO, NO, NO, NF, OK, NF, NF, NO, NO)
+        lambda gov: escalated_to(gov, 3),
+        move("accept"),
+        (NO, NF, NO, NO, NO, NF, OK, NF, NF, NO, NO),
     ),
     "assignCase": Row(
         at_district,
