@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,10 +87,17 @@ end
 """
 
 
+# Fewer answers per connection than this in a window, and counting them misleads: all
+# connections start together, so answers come in waves of `connections` and a window holds
+# one or two of them. Throughput is then taken from Little's law instead.
+ANSWERS_PER_CONNECTION = 5
+
+
 @dataclass(frozen=True)
 class LoadResult:
     """One wrk run: completed requests in `seconds`, wrong answers, latency percentiles (ms)."""
 
+    connections: int
     requests: int
     seconds: float
     wrong: int
@@ -101,8 +109,16 @@ class LoadResult:
     mean_ms: float
 
     @property
+    def counted(self) -> bool:
+        """Whether `per_second` counts answers (else: connections / mean latency)."""
+        return self.requests >= ANSWERS_PER_CONNECTION * self.connections or not self.mean_ms
+
+    @property
     def per_second(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        """Answers per second; by Little's law (N / mean latency) when the window held few."""
+        if self.counted:
+            return self.requests / self.seconds if self.seconds else 0.0
+        return self.connections / (self.mean_ms / 1000)
 
     @property
     def failures(self) -> int:
@@ -163,6 +179,7 @@ def run_wrk(
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr}")
     raw = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
     return LoadResult(
+        connections=connections,
         requests=raw["requests"],
         seconds=raw["duration_us"] / 1e6,
         wrong=raw["wrong"],
@@ -190,19 +207,27 @@ class ProcessMeter:
         # fields[0] is the state (field 3 of proc(5)); utime and stime are fields 14 and 15.
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
-    def wait_idle(self, *, below: float = 0.05, quiet: float = 0.5, timeout: float = 120) -> float:
-        """Wait until the process uses less than `below` of a core for `quiet` seconds.
+    def wait_idle(
+        self,
+        activity: Callable[[], int] | None = None,
+        *,
+        below: float = 0.05,
+        quiet: float = 0.5,
+        timeout: float = 180,
+    ) -> float:
+        """Wait until the process uses less than `below` of a core for `quiet` seconds and
+        `activity` (its database role's statement count) stands still; the seconds waited.
 
         A server goes on working on requests whose client has gone (the hub finishes a page
-        and writes its audit event): the next window must not start before that is done.
-        Returns the seconds waited.
+        and writes its audit rows, mostly waiting on PostgreSQL): the next window must not
+        start before that is done.
         """
         started = time.monotonic()
-        last = self.cpu_seconds()
+        last = (self.cpu_seconds(), activity() if activity else 0)
         while time.monotonic() - started < timeout:
             time.sleep(quiet)
-            now = self.cpu_seconds()
-            if now - last < below * quiet:
+            now = (self.cpu_seconds(), activity() if activity else 0)
+            if now[0] - last[0] < below * quiet and now[1] == last[1]:
                 break
             last = now
         return time.monotonic() - started
@@ -254,11 +279,21 @@ class StatementMeter:
         GROUP BY s.queryid
     """
 
+    CALLS = """
+        SELECT sum(s.calls)::bigint FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+        WHERE r.rolname = $1
+    """
+
     def __init__(self, url: str) -> None:
         self._runner = asyncio.Runner()
         self._connection: asyncpg.Connection = self._runner.run(
             asyncpg.connect(dsn(url, user=OBSERVER))
         )
+
+    def calls(self, role: str) -> int:
+        """Statements the role has run so far (all of them, this meter's own excluded)."""
+        value = self._runner.run(self._connection.fetchval(self.CALLS, role))
+        return int(value or 0)
 
     def snapshot(self, role: str) -> Statements:
         rows = self._runner.run(self._connection.fetch(self.QUERY, role))
@@ -311,11 +346,12 @@ def statement_count(
     client: httpx.Client,
 ) -> StatementCount:
     """Statements and SQL ms per request over `count` sequential requests."""
-    ProcessMeter(server.pid).wait_idle()
+    process = ProcessMeter(server.pid)
+    process.wait_idle(lambda: meter.calls(role))
     before = meter.snapshot(role)
     for index in range(count):
         post(server, requests[index % len(requests)], client)
-    time.sleep(0.5)  # anything the server finishes after answering (audit writes) counts too
+    process.wait_idle(lambda: meter.calls(role))  # what it does after answering counts too
     delta = meter.snapshot(role).minus(before)
     breakdown = {
         text: calls / count

@@ -45,6 +45,7 @@ class Row:
     statements_per_request: float | None
     sql_ms_per_request: float | None
     failures: int
+    counted: bool = True
     rounds: list[float] = field(default_factory=list)
 
 
@@ -67,6 +68,7 @@ def summarise(
                 statements_per_request=count.statements if count else None,
                 sql_ms_per_request=count.sql_ms if count else None,
                 failures=sum(s.load.failures for s in mine),
+                counted=all(s.load.counted for s in mine),
                 rounds=[round(s.load.per_second, 2) for s in mine],
             )
     return table
@@ -171,7 +173,8 @@ def format_table(
         lines.append(TITLES[query])
         for system, row in table[query].items():
             lines.append(
-                f"  {SYSTEM_TITLES[system]:22}{_num(row.req_per_s):>9}{_num(row.p50_ms):>10}"
+                f"  {SYSTEM_TITLES[system]:22}"
+                f"{('' if row.counted else '≈') + _num(row.req_per_s):>9}{_num(row.p50_ms):>10}"
                 f"{_num(row.p99_ms):>10}{_num(row.cpu_ms_per_request, 2):>12}"
                 f"{_num(row.statements_per_request):>11}{_num(row.sql_ms_per_request, 2):>12}"
                 f"{row.failures:>8}"
@@ -186,6 +189,10 @@ def format_table(
                 )
         if parts:
             lines.append("  ratios (median of rounds): " + "; ".join(parts))
+    if any(not row.counted for rows in table.values() for row in rows.values()):
+        lines.append(
+            "≈ too few answers per connection in a window: req/s = connections / mean latency"
+        )
     if memory:
         lines.append("memory after the page rounds (VmRSS now / VmHWM peak, MiB):")
         for system, sizes in memory.items():

@@ -106,16 +106,25 @@ def _statements(
 
 
 def _measure(
-    config: Config, hub: Server, name: str, requests: list[Request], scratch: Path
+    config: Config,
+    hub: Server,
+    name: str,
+    requests: list[Request],
+    scratch: Path,
+    meter: StatementMeter,
 ) -> dict[str, Any]:
     script = scratch / f"city-{name}.lua"
     run_wrk(
         hub, requests, connections=config.connections, seconds=config.warmup, script_path=script
     )
     process = ProcessMeter(hub.pid)
-    process.wait_idle()
+
+    def settle() -> None:
+        process.wait_idle(lambda: meter.calls(ROLES["hub"]))
+
+    settle()
     single = run_wrk(hub, requests, connections=1, seconds=config.duration, script_path=script)
-    process.wait_idle()
+    settle()
     before = process.cpu_seconds()
     loaded = run_wrk(
         hub, requests, connections=config.connections, seconds=config.duration, script_path=script
@@ -159,7 +168,7 @@ def measure_city(config: Config, url: str, scratch: Path) -> dict[str, Any]:
                 "deep_street_page": [_graphql(STREET_PAGE, {"grid": street, "after": cursor})],
             }
             for name, requests in workloads.items():
-                results[name] = _measure(config, hub, name, requests, scratch)
+                results[name] = _measure(config, hub, name, requests, scratch, meter)
                 results[name]["statements"] = _statements(
                     hub, requests, meter, config.statement_requests
                 )

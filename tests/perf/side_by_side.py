@@ -14,7 +14,11 @@ Run from the repository root (`make bench` does, after `npm ci` in tests/perf/po
    turn (the order rotates per round) by `wrk` with BENCH_CONNECTIONS connections for a fixed
    window: BENCH_DURATION seconds, longer (up to BENCH_MAX_WINDOW) when the warm-up showed a
    median latency above a tenth of it, so that a window holds many answers per connection.
-   The server's CPU time (/proc/PID/stat) is read before and after each window.
+   The server's CPU time (/proc/PID/stat) is read before and after each window, and the
+   next window waits until the server has finished what the last one left in flight. A
+   window with fewer than five answers per connection takes its req/s from Little's law
+   (connections / mean latency; marked ≈ in the table), since its answers came in one or
+   two waves that a count would quantise.
 5. Statements per request: BENCH_STATEMENT_REQUESTS sequential requests per system and
    query, after which the system's role's pg_stat_statements calls (BEGIN/COMMIT included)
    and execution time are read. Counting apart from the load windows keeps requests still
@@ -108,7 +112,7 @@ class Config:
             rounds=int(env.get("BENCH_ROUNDS", "3")),
             duration=float(env.get("BENCH_DURATION", "10")),
             warmup=float(env.get("BENCH_WARMUP", "5")),
-            max_window=float(env.get("BENCH_MAX_WINDOW", "45")),
+            max_window=float(env.get("BENCH_MAX_WINDOW", "30")),
             statement_requests=int(env.get("BENCH_STATEMENT_REQUESTS", "10")),
             city=scale == "city",
             out=Path(env.get("BENCH_OUT", str(REPO_ROOT / "var" / "bench" / "results.json"))),
@@ -170,7 +174,7 @@ class Bench:
         server = self.servers[system]
         process = ProcessMeter(server.pid)
         requests = requests_for(system, query, self.lookups)
-        process.wait_idle()
+        process.wait_idle(lambda: self.meter.calls(ROLES[system]))
         before = process.cpu_seconds()
         result = run_wrk(
             server,
