@@ -316,11 +316,13 @@ def _label(row: asyncpg.Record) -> str:
 
 @dataclass(frozen=True)
 class StatementCount:
-    """Per request, from sequential requests: statements (pg_stat_statements calls), SQL ms."""
+    """Per request, from sequential requests: statements (pg_stat_statements calls), SQL ms
+    (their execution time) and the server's CPU ms with one request in flight at a time."""
 
     requests: int
     statements: float
     sql_ms: float
+    cpu_ms: float
     breakdown: dict[str, float]
 
 
@@ -349,9 +351,11 @@ def statement_count(
     process = ProcessMeter(server.pid)
     process.wait_idle(lambda: meter.calls(role))
     before = meter.snapshot(role)
+    cpu = process.cpu_seconds()
     for index in range(count):
         post(server, requests[index % len(requests)], client)
     process.wait_idle(lambda: meter.calls(role))  # what it does after answering counts too
+    cpu = process.cpu_seconds() - cpu
     delta = meter.snapshot(role).minus(before)
     breakdown = {
         text: calls / count
@@ -362,5 +366,6 @@ def statement_count(
         requests=count,
         statements=delta.total_calls / count,
         sql_ms=delta.total_exec_ms / count,
+        cpu_ms=1000 * cpu / count,
         breakdown=breakdown,
     )

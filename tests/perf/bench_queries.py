@@ -126,7 +126,7 @@ class Lookup:
     id_number: str
 
 
-def _graphql(document: str, variables: dict[str, Any]) -> Request:
+def graphql_request(document: str, variables: dict[str, Any]) -> Request:
     body = json.dumps({"query": document, "variables": variables}, ensure_ascii=False)
     return Request("POST", "/graphql", body)
 
@@ -135,8 +135,8 @@ def requests_for(system: str, query: str, lookups: list[Lookup]) -> list[Request
     """The requests `system` is sent for `query`; lookups cycle through `lookups`."""
     if query == "page":
         page = {
-            "hub": _graphql(HUB_PAGE, {"first": PAGE_SIZE}),
-            "postgraphile": _graphql(POSTGRAPHILE_PAGE, {"first": PAGE_SIZE}),
+            "hub": graphql_request(HUB_PAGE, {"first": PAGE_SIZE}),
+            "postgraphile": graphql_request(POSTGRAPHILE_PAGE, {"first": PAGE_SIZE}),
             "plain": Request("GET", f"/page?first={PAGE_SIZE}"),
         }
         return [page[system]]
@@ -156,7 +156,7 @@ def _lookup(
 ) -> Request:
     if system == "plain":
         return Request("GET", "/resident?" + urlencode({parameter: value}))
-    return _graphql(documents[system], {variable: value})
+    return graphql_request(documents[system], {variable: value})
 
 
 # --- one canonical form of every answer ------------------------------------------------------

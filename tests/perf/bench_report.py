@@ -44,7 +44,9 @@ class Row:
     cpu_ms_per_request: float
     statements_per_request: float | None
     sql_ms_per_request: float | None
+    cpu_ms_alone: float | None
     failures: int
+    empty_windows: int = 0
     counted: bool = True
     rounds: list[float] = field(default_factory=list)
 
@@ -67,7 +69,9 @@ def summarise(
                 cpu_ms_per_request=1000 * sum(s.cpu_seconds for s in mine) / max(requests, 1),
                 statements_per_request=count.statements if count else None,
                 sql_ms_per_request=count.sql_ms if count else None,
+                cpu_ms_alone=count.cpu_ms if count else None,
                 failures=sum(s.load.failures for s in mine),
+                empty_windows=sum(1 for s in mine if s.load.requests == 0),
                 counted=all(s.load.counted for s in mine),
                 rounds=[round(s.load.per_second, 2) for s in mine],
             )
@@ -163,7 +167,7 @@ def format_table(
     memory: dict[str, dict[str, float]],
 ) -> str:
     header = (
-        f"{'':24}{'req/s':>9}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}"
+        f"{'':24}{'req/s':>9}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}{'alone':>8}"
         f"{'stmts/req':>11}{'SQL ms/req':>12}{'failed':>8}"
     )
     lines = [header]
@@ -176,6 +180,7 @@ def format_table(
                 f"  {SYSTEM_TITLES[system]:22}"
                 f"{('' if row.counted else '≈') + _num(row.req_per_s):>9}{_num(row.p50_ms):>10}"
                 f"{_num(row.p99_ms):>10}{_num(row.cpu_ms_per_request, 2):>12}"
+                f"{_num(row.cpu_ms_alone, 2):>8}"
                 f"{_num(row.statements_per_request):>11}{_num(row.sql_ms_per_request, 2):>12}"
                 f"{row.failures:>8}"
             )
@@ -189,6 +194,10 @@ def format_table(
                 )
         if parts:
             lines.append("  ratios (median of rounds): " + "; ".join(parts))
+    if any(row.empty_windows for rows in table.values() for row in rows.values()):
+        lines.append(
+            "WARNING: some windows held no answer at all (their req/s is 0): raise BENCH_MAX_WINDOW"
+        )
     if any(not row.counted for rows in table.values() for row in rows.values()):
         lines.append(
             "≈ too few answers per connection in a window: req/s = connections / mean latency"

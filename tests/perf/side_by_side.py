@@ -20,8 +20,9 @@ Run from the repository root (`make bench` does, after `npm ci` in tests/perf/po
    (connections / mean latency; marked ≈ in the table), since its answers came in one or
    two waves that a count would quantise.
 5. Statements per request: BENCH_STATEMENT_REQUESTS sequential requests per system and
-   query, after which the system's role's pg_stat_statements calls (BEGIN/COMMIT included)
-   and execution time are read. Counting apart from the load windows keeps requests still
+   query (ten times as many lookups), after which the system's role's pg_stat_statements
+   calls (BEGIN/COMMIT included) and execution time are read, and the server's CPU time
+   with one request at a time. Counting apart from the load windows keeps requests still
    in flight when a window ends out of the count.
 6. The table is printed and var/bench/results.json written (BENCH_OUT to change it).
 
@@ -113,7 +114,7 @@ class Config:
             duration=float(env.get("BENCH_DURATION", "10")),
             warmup=float(env.get("BENCH_WARMUP", "5")),
             max_window=float(env.get("BENCH_MAX_WINDOW", "30")),
-            statement_requests=int(env.get("BENCH_STATEMENT_REQUESTS", "10")),
+            statement_requests=int(env.get("BENCH_STATEMENT_REQUESTS", "20")),
             city=scale == "city",
             out=Path(env.get("BENCH_OUT", str(REPO_ROOT / "var" / "bench" / "results.json"))),
         )
@@ -229,7 +230,7 @@ class Bench:
                         self.servers[system],
                         ROLES[system],
                         requests_for(system, query, self.lookups),
-                        self.config.statement_requests,
+                        self.config.statement_requests * (1 if query == "page" else 10),
                         self.meter,
                         client,
                     )
