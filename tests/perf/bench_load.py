@@ -192,6 +192,38 @@ def run_wrk(
     )
 
 
+def probe_latency(
+    server: Server, requests: list[Request], *, connections: int, per_connection: int = 2
+) -> float:
+    """Mean seconds per answer with `connections` requests in flight, `per_connection` each.
+
+    For a server too slow for a short wrk window to see any answer (wrk always runs its
+    whole duration): the Python client's own cost does not matter at a few answers a second.
+    """
+
+    async def probe() -> float:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        latencies: list[float] = []
+        async with httpx.AsyncClient(limits=limits, timeout=WRK_TIMEOUT_SECONDS * 5) as client:
+
+            async def connection(index: int) -> None:
+                for turn in range(per_connection):
+                    request = requests[(index * per_connection + turn) % len(requests)]
+                    started = time.perf_counter()
+                    await client.request(
+                        request.method,
+                        server.url + request.path,
+                        content=request.body.encode() if request.body is not None else None,
+                        headers=dict(server.headers),
+                    )
+                    latencies.append(time.perf_counter() - started)
+
+            await asyncio.gather(*(connection(index) for index in range(connections)))
+        return sum(latencies) / len(latencies)
+
+    return asyncio.run(probe())
+
+
 # --- /proc -------------------------------------------------------------------------------------
 
 

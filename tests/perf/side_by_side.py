@@ -10,10 +10,13 @@ Run from the repository root (`make bench` does, after `npm ci` in tests/perf/po
    from /oauth/token, X-Request-Purpose), PostGraphile v5 (Node 22), the plain route.
 3. Every system's answer to every query is reduced to one canonical form and must be
    identical across systems (bench_queries.canonical) before anything is measured.
-4. A warm-up round, then BENCH_ROUNDS rounds; in each, each query is put to each system in
-   turn (the order rotates per round) by `wrk` with BENCH_CONNECTIONS connections for a fixed
-   window: BENCH_DURATION seconds, longer (up to BENCH_MAX_WINDOW) when the warm-up showed a
-   median latency above a tenth of it, so that a window holds many answers per connection.
+4. A warm-up round (BENCH_WARMUP seconds per system and query; when that saw fewer than two
+   answers per connection, BENCH_CONNECTIONS concurrent requests from Python, twice, tell
+   the latency), then BENCH_ROUNDS rounds; in each, each query is put to each
+   system in turn (the order rotates per round) by `wrk` with BENCH_CONNECTIONS connections
+   for a fixed window: BENCH_DURATION seconds, or three of the warm-up's mean latencies when
+   that is longer (at most BENCH_MAX_WINDOW), so that a window holds several answers per
+   connection even from a slow server.
    The server's CPU time (/proc/PID/stat) is read before and after each window, and the
    next window waits until the server has finished what the last one left in flight. A
    window with fewer than five answers per connection takes its req/s from Little's law
@@ -37,6 +40,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,6 +58,7 @@ from tests.perf.bench_load import (
     StatementCount,
     StatementMeter,
     post,
+    probe_latency,
     run_wrk,
     statement_count,
     wrk_available,
@@ -87,6 +92,7 @@ from tests.perf.bench_servers import (
 
 SYSTEMS = ("hub", "postgraphile", "plain")
 LOOKUPS = 1000
+WARM_UP_ANSWERS = 2  # per connection, so that the warm-up tells a slow server's latency
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,7 @@ class Config:
             rounds=int(env.get("BENCH_ROUNDS", "3")),
             duration=float(env.get("BENCH_DURATION", "10")),
             warmup=float(env.get("BENCH_WARMUP", "5")),
-            max_window=float(env.get("BENCH_MAX_WINDOW", "30")),
+            max_window=float(env.get("BENCH_MAX_WINDOW", "120")),
             statement_requests=int(env.get("BENCH_STATEMENT_REQUESTS", "20")),
             city=scale == "city",
             out=Path(env.get("BENCH_OUT", str(REPO_ROOT / "var" / "bench" / "results.json"))),
@@ -167,7 +173,7 @@ class Bench:
         self.scratch = scratch
         self.windows: dict[tuple[str, str], float] = {}
         self.samples: list[Sample] = []
-        self.warmups: dict[str, dict[str, LoadResult]] = {}
+        self.warmups: dict[str, dict[str, dict[str, Any]]] = {}
         self.memory: dict[str, dict[str, float]] = {}
         self.idle_rss = {name: ProcessMeter(s.pid).memory_mib()[0] for name, s in servers.items()}
 
@@ -175,7 +181,7 @@ class Bench:
         server = self.servers[system]
         process = ProcessMeter(server.pid)
         requests = requests_for(system, query, self.lookups)
-        process.wait_idle(lambda: self.meter.calls(ROLES[system]))
+        self.settle(system)
         before = process.cpu_seconds()
         result = run_wrk(
             server,
@@ -194,19 +200,34 @@ class Bench:
             }
         return result, cpu
 
+    def settle(self, system: str) -> None:
+        """Wait until the server has finished what the last window left in flight."""
+        role = ROLES[system]
+        ProcessMeter(self.servers[system].pid).wait_idle(lambda: self.meter.calls(role))
+
     def warm_up(self) -> None:
+        """BENCH_WARMUP seconds of load per system and query; for a server that gave fewer
+        than WARM_UP_ANSWERS answers per connection in that time, a latency probe besides."""
+        connections = self.config.connections
         for query in QUERIES:
             for system in SYSTEMS:
                 result, _cpu = self.load(system, query, self.config.warmup)
-                self.warmups.setdefault(query, {})[system] = result
-                self.windows[system, query] = self._window(result)
-                _progress(f"warm-up {query:13} {system:13} {result.per_second:9.1f} req/s")
-
-    def _window(self, warm: LoadResult) -> float:
-        config = self.config
-        if warm.requests < 2 * config.connections:
-            return config.max_window
-        return min(config.max_window, max(config.duration, 10 * warm.p50_ms / 1000))
+                latency = result.mean_ms / 1000
+                if result.requests < WARM_UP_ANSWERS * connections:
+                    self.settle(system)
+                    requests = requests_for(system, query, self.lookups)
+                    server = self.servers[system]
+                    latency = probe_latency(server, requests, connections=connections)
+                self.warmups.setdefault(query, {})[system] = {
+                    "load": result,
+                    "mean_latency_s": latency,
+                }
+                window = min(self.config.max_window, max(self.config.duration, 3 * latency))
+                self.windows[system, query] = window
+                _progress(
+                    f"warm-up {query:13} {system:13} mean latency {1000 * latency:9.1f} ms; "
+                    f"windows of {window:.0f} s"
+                )
 
     def rounds(self) -> None:
         for number in range(self.config.rounds):
@@ -300,7 +321,12 @@ def versions() -> dict[str, str]:
     }
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the context managers: servers, cluster, files
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     config = Config.from_environment()
     if wrk_available() is None:
         print("make bench needs wrk (Debian: apt-get install wrk)", file=sys.stderr)
@@ -342,13 +368,14 @@ def _heading(report: dict[str, Any], district: dict[str, Any]) -> str:
     config: Config = report["config"]
     seed = district["seed"]
     host = report["machine"]
+    windows = list(district["windows_s"].values()) or [0.0]
     return (
         f"\nGridHub side by side, {report['date']} ({report['versions']['hub_commit']}), "
         f"{host['cpus']} CPUs ({host['cpu_model']}), load average "
         f"{report['load_average_start'][0]} at start, {report['load_average_after_district'][0]} after\n"
         f"{seed['residents']:,} residents ({seed['rows']:,} rows, seeded in {seed['seconds']:.1f} s) on "
         f"PostgreSQL; {config.connections} connections; {config.rounds} rounds after a warm-up; "
-        f"windows of {config.duration:.0f}–{config.max_window:.0f} s; one process per system\n"
+        f"windows of {min(windows):.0f}–{max(windows):.0f} s; one process per system\n"
     )
 
 
