@@ -49,10 +49,12 @@ demo: install
 BENCH_NODE = tests/perf/postgraphile
 
 $(BENCH_NODE)/node_modules/.package-lock.json: $(BENCH_NODE)/package.json $(BENCH_NODE)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make bench needs npm (Node.js) for PostGraphile" >&2; exit 1; }
 	cd $(BENCH_NODE) && npm ci --no-audit --no-fund
 
-# ~8 minutes: 20,000 residents on a throwaway PostgreSQL, hub vs PostGraphile vs plain route,
-# table printed, var/bench/results.json written (tests/perf/side_by_side.py; needs wrk).
+# 20,000 residents on a throwaway PostgreSQL, hub vs PostGraphile vs plain route, table printed,
+# var/bench/results.json written (tests/perf/side_by_side.py; needs wrk: apt-get install wrk).
+# ~8 minutes on a quiet machine; longer while the hub's page takes tens of seconds under load.
 # BENCH_SCALE=city adds the 1,000,000-resident run of the hub (seeding alone takes a while);
 # BENCH_ALL=1 adds the audit-cost and connector benchmarks (pytest tests/perf, ~10 minutes).
 bench: install $(BENCH_NODE)/node_modules/.package-lock.json

@@ -355,7 +355,7 @@ class StatementCount:
     statements: float
     sql_ms: float
     cpu_ms: float
-    breakdown: dict[str, float]
+    breakdown: dict[str, dict[str, float]]  # statement: calls and execution ms per request
 
 
 def post(server: Server, request: Request, client: httpx.Client) -> dict[str, Any]:
@@ -390,7 +390,7 @@ def statement_count(
     cpu = process.cpu_seconds() - cpu
     delta = meter.snapshot(role).minus(before)
     breakdown = {
-        text: calls / count
+        text: {"calls": calls / count, "ms": delta.exec_ms.get(text, 0.0) / count}
         for text, calls in sorted(delta.calls.items(), key=lambda kv: -kv[1])
         if calls
     }
