@@ -94,6 +94,21 @@ def ratios(samples: list[Sample]) -> dict[str, dict[str, list[float]]]:
     return result
 
 
+def cpu_ratios(rows: dict[str, Row]) -> dict[str, float]:
+    """`hub/other` as the other's CPU per request over the hub's: like req/s, 1 is parity.
+
+    Less disturbed by a busy machine than req/s: CPU time is only counted while running.
+    """
+    hub = rows.get("hub")
+    if hub is None or not hub.cpu_ms_per_request:
+        return {}
+    return {
+        f"hub/{name}": row.cpu_ms_per_request / hub.cpu_ms_per_request
+        for name, row in rows.items()
+        if name != "hub"
+    }
+
+
 def machine() -> dict[str, Any]:
     model = ""
     try:
@@ -194,6 +209,15 @@ def format_table(
                 )
         if parts:
             lines.append("  ratios (median of rounds): " + "; ".join(parts))
+        cpu = cpu_ratios(table[query])
+        if cpu:
+            lines.append(
+                "  by CPU per request: "
+                + "; ".join(
+                    f"{name.replace('postgraphile', 'PostGraphile')} {value:.3g}×"
+                    for name, value in cpu.items()
+                )
+            )
     if any(row.empty_windows for rows in table.values() for row in rows.values()):
         lines.append(
             "WARNING: some windows held no answer at all (their req/s is 0): raise BENCH_MAX_WINDOW"

@@ -67,6 +67,7 @@ from tests.perf.bench_queries import QUERIES, Lookup, canonical, requests_for
 from tests.perf.bench_report import (
     Sample,
     as_json,
+    cpu_ratios,
     format_table,
     git_commit,
     load_average,
@@ -294,6 +295,7 @@ def measure_district(config: Config, url: str, scratch: Path) -> dict[str, Any]:
         "windows_s": {f"{s}/{q}": w for (s, q), w in bench.windows.items()},
         "summary": table,
         "ratios": round_ratios,
+        "cpu_ratios": {query: cpu_ratios(rows) for query, rows in table.items()},
         "memory": bench.memory,
         "statements": {f"{s}/{q}": c for (s, q), c in counts.items()},
         "samples": bench.samples,
