@@ -59,7 +59,7 @@ HUB_BY_ID_NUMBER = (
 _NEWEST = "orderBy: [SOURCE_UPDATED_AT_DESC, PRIMARY_KEY_ASC]"
 POSTGRAPHILE_PAGE = f"""
 query Page($first: Int!) {{
-  allResidents(first: $first, orderBy: PRIMARY_KEY_ASC) {{
+  allResidents(first: $first, orderBy: [GRID_PATH_ASC, PRIMARY_KEY_ASC]) {{
     totalCount
     edges {{ node {{
       rowId name age maskedIdNumber

@@ -43,7 +43,9 @@ RESIDENT_COLUMNS = (
     "grid_path, created_at, updated_at"
 )
 IN_SUBTREE = "grid_path >= $1 AND grid_path < $2"
-PAGE = f"SELECT {RESIDENT_COLUMNS} FROM residents WHERE {IN_SUBTREE} ORDER BY id LIMIT $3"
+PAGE = (
+    f"SELECT {RESIDENT_COLUMNS} FROM residents WHERE {IN_SUBTREE} ORDER BY grid_path, id LIMIT $3"
+)
 COUNT = f"SELECT count(*) FROM residents WHERE {IN_SUBTREE}"
 BY_ID = f"SELECT {RESIDENT_COLUMNS} FROM residents WHERE id = $3 AND {IN_SUBTREE}"
 BY_ID_NUMBER = f"SELECT {RESIDENT_COLUMNS} FROM residents WHERE id_number = $3 AND {IN_SUBTREE}"

@@ -38,3 +38,4 @@ COMMENT ON COLUMN public.education_school_enrollments.source_updated_at IS E'@be
 COMMENT ON COLUMN public.police_household_registrations.source_updated_at IS E'@behavior +orderBy';
 COMMENT ON COLUMN public.police_residence_permits.source_updated_at IS E'@behavior +orderBy';
 COMMENT ON COLUMN public.police_person_flags.source_updated_at IS E'@behavior +orderBy';
+COMMENT ON COLUMN public.residents.grid_path IS E'@behavior +orderBy';
