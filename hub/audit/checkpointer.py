@@ -45,6 +45,7 @@ class Checkpointer:
         self.every_events = every_events
         self.every_seconds = every_seconds
         self.signed_seq = 0
+        self._taken_seq = 0  # the head being signed (counts as signed for the next trigger)
         self._head: ChainHead | None = None
         self._due = asyncio.Event()
         self._turn = asyncio.Lock()
@@ -55,7 +56,7 @@ class Checkpointer:
         self._head = head
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="audit-checkpointer")
-        if head.seq - self.signed_seq >= self.every_events:
+        if head.seq - self._taken_seq >= self.every_events:
             self._due.set()
 
     async def checkpoint(self) -> CheckpointLine | None:
@@ -64,11 +65,13 @@ class Checkpointer:
             head = self._head
             if head is None or head.seq == self.signed_seq:
                 return None
-            line = await asyncio.to_thread(self._sign, head)
+            self._taken_seq = head.seq
             try:
+                line = await asyncio.to_thread(self._sign, head)
                 await self.writer.write([(insert(AuditCheckpoint), [line.row()])])
             except Exception:
                 logger.exception("audit: checkpoint of seq %d not stored; retried later", head.seq)
+                self._taken_seq = self.signed_seq
                 return None
             self.signed_seq = head.seq
             await self._send_outside(line)  # in turn: the outside copies keep their order
