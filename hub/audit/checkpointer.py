@@ -79,7 +79,8 @@ class Checkpointer:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            async with self._turn:  # never between signing and storing: the row would be lost
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None

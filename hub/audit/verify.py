@@ -18,7 +18,8 @@ from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+import orjson
+from sqlalchemy import JSON, Row, Text, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.audit.anchors import Evidence, Lines, chain_deleted, compare
@@ -28,6 +29,7 @@ from hub.audit.walk import ChainWalk, IndexCheck
 from hub.storage.models import AuditChain, AuditCheckpoint, AuditEvent, AuditResidentAccess
 
 __all__ = ["ChainReport", "TrailReport", "verify_all", "verify_trail"]
+PARTITION = 2000  # rows fetched per round trip to the driver
 
 
 async def verify_trail(
@@ -84,16 +86,17 @@ async def _verify_chain(
     ):
         index = IndexCheck(rows)
         async for event in events:
-            problem = walk.check(event._mapping)
+            problem = walk.check(event)
             if problem is not None:
                 report.problems.append(problem)
                 break
-            await index.event(event.seq, event.resident_ids, event.id)
+            await index.event(event["seq"], event["resident_ids"], event["id"])
         else:
             await index.finish()
     report.events, report.first_seq = walk.count, walk.first_seq
+    archived = open_start and walk.first_seq is None  # every event older than `since`
     head = walk.finish(head_seq=chain.head_seq, head_hash=chain.head_hash)
-    if head is not None:
+    if head is not None and not archived:
         report.problems.append(head)
     compare(report, walk, evidence.anchors.get(chain.chain_id, []), head_seq=chain.head_seq)
     report.problems.extend(index.problems)
@@ -130,12 +133,25 @@ async def _stored_checkpoints(engine: AsyncEngine) -> list[tuple[str, dict[str, 
     return [("database", dict(row._mapping)) for row in rows]
 
 
-async def _events(engine: AsyncEngine, chain_id: str) -> AsyncGenerator[Any, None]:
-    query = select(AuditEvent.__table__).where(AuditEvent.chain_id == chain_id)
+# JSON columns are read as text and decoded with orjson: the stdlib decoder SQLAlchemy uses
+# was a third of the walk's time.
+_JSON_COLUMNS = [c.name for c in AuditEvent.__table__.columns if isinstance(c.type, JSON)]
+_READ = [
+    type_coerce(c, Text).label(c.name) if c.name in _JSON_COLUMNS else c
+    for c in AuditEvent.__table__.columns
+]
+
+
+async def _events(engine: AsyncEngine, chain_id: str) -> AsyncGenerator[dict[str, Any], None]:
+    query = select(*_READ).where(AuditEvent.chain_id == chain_id)
     async with engine.connect() as connection:
         result = await connection.stream(query.order_by(AuditEvent.seq, AuditEvent.id))
-        async for row in result:
-            yield row
+        async for rows in result.partitions(PARTITION):
+            for row in rows:
+                event = dict(row._mapping)
+                for name in _JSON_COLUMNS:
+                    event[name] = orjson.loads(event[name])
+                yield event
 
 
 async def _index_rows(engine: AsyncEngine, chain_id: str) -> AsyncGenerator[tuple[int, str], None]:
@@ -146,5 +162,6 @@ async def _index_rows(engine: AsyncEngine, chain_id: str) -> AsyncGenerator[tupl
     )
     async with engine.connect() as connection:
         result = await connection.stream(query)
-        async for seq, resident_id in result:
-            yield seq, resident_id
+        async for rows in result.partitions(PARTITION):
+            for seq, resident_id in rows:
+                yield seq, resident_id

@@ -66,8 +66,9 @@ async def test_a_flood_of_unauthenticated_requests_adds_at_most_two_events_a_min
     assert statuses == {401}
     assert len(trail) <= 2 * minutes
     assert sum(row.request_count for row in trail) == FLOOD
-    assert (trail[0].request_id, trail[0].request_count) == ("flood-0", 1)
-    assert trail[1].request_id == "flood-1"  # the first of those counted
+    counts = {row.request_id: row.request_count for row in trail}
+    assert counts["flood-0"] == 1  # the first of the minute, at once
+    assert "flood-1" in counts  # the first of those counted (in later minutes, alike)
     assert {(row.outcome, tuple(row.error_codes)) for row in trail} == {
         ("DENIED", ("UNAUTHENTICATED",))
     }

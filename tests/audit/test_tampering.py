@@ -244,3 +244,30 @@ async def test_a_checkpoint_forged_in_the_database_is_refused(
     assert command.exit_code == 1
     assert "checkpoint-forged:" in command.output
     assert "signature does not verify" in command.output
+
+
+async def test_archived_events_verify_with_from_and_read_as_deleted_without_it(
+    world: World,
+    gql: GraphQLClient,
+    app: Starlette,
+    engine: AsyncEngine,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Archiving (README): the events before a time are exported, then deleted."""
+    await audited_requests(world, gql, app)
+    async with engine.begin() as connection:
+        cut = await connection.scalar(select(AuditEvent.at).where(AuditEvent.seq == 4))
+        assert cut is not None
+        await connection.execute(delete(AuditResidentAccess).where(AuditResidentAccess.at < cut))
+        await connection.execute(delete(AuditEvent).where(AuditEvent.at < cut))
+
+    archived = await verify_command(
+        settings, monkeypatch, "--from", cut.replace(tzinfo=None).isoformat()
+    )
+    unexplained = await verify_command(settings, monkeypatch)
+
+    assert archived.exit_code == 0, archived.output
+    assert "1 chains, 3 events, 1 checkpoints: all verify" in archived.output
+    assert unexplained.exit_code == 1
+    assert "deleted:" in unexplained.output
