@@ -7,7 +7,8 @@ and mainland mobile numbers (11 digits from 13 to 19, optional +86) are replaced
 its canonical form: ID numbers as 18 characters (a valid 15-digit number is widened
 first), mobiles as their 11 digits. Equal numbers hash equally however they were written,
 so an auditor holding a number can search for it (`Redactor.number_token`), while the
-trail itself holds no number. Variables whose name says they hold such a number (idNumber,
+trail itself holds no number. Identifiers whose hex digits happen to run like a number
+(UUIDs, long hex strings such as hashes) are left as they are, so request ids still match. Variables whose name says they hold such a number (idNumber,
 phone, …) are hashed whole, whatever they look like.
 """
 
@@ -23,8 +24,16 @@ from hub.audit.records import AuditRecord
 from hub.identity import IdNumberError, upgrade_legacy_id_number
 
 _SEPARATOR = r"[ \-]?"
+_HEX = "[0-9a-fA-F]"
+# Left alone: hashes already made, and identifiers whose hex digits may run like a number
+# (UUIDs; hex strings of 24 characters or more with at least two letters among them).
+_OPAQUE = (
+    r"hmac-sha256:[0-9a-f]{32}"
+    rf"|(?<![0-9A-Za-z]){_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}(?![0-9A-Za-z])"
+    rf"|(?<![0-9A-Za-z])(?=(?:[0-9]*[a-fA-F]){{2}}){_HEX}{{24,}}(?![0-9A-Za-z])"
+)
 _NUMBERS = re.compile(
-    r"(?P<token>hmac-sha256:[0-9a-f]{32})"  # already redacted: left alone
+    rf"(?P<opaque>{_OPAQUE})"
     rf"|(?<!\d)(?P<id18>\d(?:{_SEPARATOR}\d){{16}}{_SEPARATOR}[\dXx])(?!\d)"
     rf"|(?<!\d)(?P<id15>\d(?:{_SEPARATOR}\d){{14}})(?!\d)"
     rf"|(?<!\d)(?P<mobile>(?:\+?86{_SEPARATOR})?1[3-9]\d(?:{_SEPARATOR}\d){{8}})(?!\d)",
@@ -78,7 +87,7 @@ class Redactor:
         parts: list[str] = []
         end = 0
         for match in _NUMBERS.finditer(plain):
-            if match.lastgroup == "token":
+            if match.lastgroup == "opaque":
                 continue
             parts += [value[end : match.start()], self.number_token(match.group())]
             end = match.end()
@@ -127,7 +136,7 @@ class Redactor:
         if _SENSITIVE_NAME.search(name):
             plain = value.translate(_HALF_WIDTH).strip()
             number = _NUMBERS.fullmatch(plain)
-            if number is not None and number.lastgroup != "token":
+            if number is not None and number.lastgroup != "opaque":
                 return self.number_token(plain)
             return self.keyed_hash(plain)
         # Scrubbed with some context past the cut, so no number is split by it in clear.

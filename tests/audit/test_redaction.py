@@ -25,6 +25,8 @@ FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
         pytest.param(f"号码：{NUMBER.translate(FULL_WIDTH)}。", NUMBER, id="id-full-width"),
         pytest.param(f"旧证 {LEGACY}", NUMBER, id="id-legacy-15"),
         pytest.param(f"x{NUMBER.lower()}y", NUMBER, id="id-lower-x-between-letters"),
+        pytest.param(f"ID{NUMBER}", NUMBER, id="id-after-letters"),
+        pytest.param(f"case-{NUMBER}-abc", NUMBER, id="id-inside-an-identifier"),
         pytest.param(f"电话{MOBILE}", MOBILE, id="mobile"),
         pytest.param("电话 139-1234-5678", MOBILE, id="mobile-dashed"),
         pytest.param("+86 139 1234 5678 请回电", MOBILE, id="mobile-international"),
@@ -47,6 +49,11 @@ def test_numbers_inside_text_become_the_hash_of_the_number(text: str, number: st
         pytest.param("订单号 12345678901234567890", id="too-long-to-be-either"),
         pytest.param("1380000123", id="ten-digits"),
         pytest.param("hmac-sha256:0123456789abcdef0123456789abcdef", id="already-a-hash"),
+        pytest.param("load-b1391234567812a4c5d6e7f8a9b0c1d2", id="uuid-hex-with-a-digit-run"),
+        pytest.param("a1391234-5678-4abc-8def-139123456780", id="uuid-with-digit-runs"),
+        pytest.param(
+            "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", id="sha256"
+        ),
     ],
 )
 def test_other_text_is_left_as_it_is(text: str) -> None:
