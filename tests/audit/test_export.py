@@ -45,7 +45,7 @@ def online(settings: Settings) -> dict[str, str]:
 
 
 def offline(tmp_path: Path) -> dict[str, str]:
-    """No database to read and no signing keys: only the files given."""
+    """No database to read (its folder does not exist) and no signing keys: only the files."""
     nowhere = tmp_path / "elsewhere"
     return {
         "HUB_DATABASE_URL": f"sqlite+aiosqlite:///{nowhere / 'none.db'}",
@@ -103,7 +103,6 @@ async def test_export_verifies_offline_against_the_checkpoint_file(
         monkeypatch, online(settings), "audit", "checkpoints", "export", "--out", str(checkpoints)
     )
     assert saved.exit_code == 0, saved.output
-    await app.state.engine.dispose()  # nothing below may need the database
 
     outside = await hub_command(
         monkeypatch,
