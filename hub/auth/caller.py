@@ -30,6 +30,7 @@ class Caller:
     grid_path: str | None = None
     expires_at: datetime | None = None
     token_id: str | None = None
+    issuer: str | None = None  # the verified token's `iss` (the hub's, or a trusted issuer's)
 
 
 # A grid path no grid has: confines a caller whose grid is unknown to nobody.
@@ -73,4 +74,5 @@ async def caller_from_claims(
         grid_path=grid_path,
         expires_at=claims.expires_at,
         token_id=claims.jti,
+        issuer=claims.issuer,
     )
