@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connectors.targets import PROVENANCE_FIELDS, TARGETS, ResidentFields
+from connectors.targets import PROVENANCE_FIELDS, TARGETS, ResidentFields, required_provenance
 
 Problem = tuple[str, str]  # (dotted key path, message)
 
@@ -39,12 +39,14 @@ def mapping_problems(stream: Mapping[str, Any]) -> list[Problem]:
     fields = _keys(stream.get("fields"))
     resident = _keys(stream.get("resident"))
     problems = _unknown("fields", fields, [*PROVENANCE_FIELDS, *model.model_fields])
-    missing = [f for f in PROVENANCE_FIELDS if f not in fields]
+    missing = [f for f in required_provenance(model) if f not in fields]
     missing += [n for n, f in model.model_fields.items() if f.is_required() and n not in fields]
     if missing:
         problems.append(("fields", f"missing mapping for {', '.join(missing)}"))
     problems += _unknown("resident", resident, list(ResidentFields.model_fields))
     creates = stream.get("creates_residents") is True
+    if creates and not model.about_a_resident:
+        problems.append(("creates_residents", f"a {target} stream creates no residents"))
     if resident and not creates:
         problems.append(("resident", "only a stream with creates_residents = true maps residents"))
     if creates and "grid_code" not in resident:

@@ -22,18 +22,19 @@ from pydantic import ValidationError
 from connectors.config import FieldSpec, FieldValue, StreamBase
 from connectors.convert import Converter, FieldError, build_converter, to_record_id
 from connectors.errors import BadRecordError
-from connectors.targets import TARGETS, ResidentFields, TargetRecord
+from connectors.targets import TARGETS, ResidentFields, TargetRecord, required_provenance
 
 _HALF_WIDTH = {0xFF01 + n: 0x21 + n for n in range(94)} | {0x3000: 0x20}
 
 
 @dataclass(frozen=True)
 class MappedRecord:
-    """A raw record mapped and validated; `id_number` is still as the source wrote it."""
+    """A raw record mapped and validated; `id_number` is still as the source wrote it (None:
+    not given, for a target not about a resident)."""
 
     source_record_id: str
     source_updated_at: datetime
-    id_number: str
+    id_number: str | None
     record: TargetRecord
     resident: ResidentFields | None
 
@@ -161,8 +162,9 @@ class RecordMapping:
         values = _read_all(self._record_rules, raw, errors, prefix=())
         resident_values = _read_all(self._resident_rules, raw, errors, prefix=("resident",))
         provenance = {name: values.pop(name, None) for name in _PROVENANCE_TYPES}
+        required = required_provenance(self.model)
         for name, value in provenance.items():
-            if value is None:
+            if value is None and name in required:
                 errors.append(_error(name, "missing", "a value is required"))
         record = _validate(self.model, values, errors, prefix=())
         resident = None
@@ -174,7 +176,7 @@ class RecordMapping:
         return MappedRecord(
             source_record_id=str(provenance["source_record_id"]),
             source_updated_at=provenance["source_updated_at"],
-            id_number=str(provenance["id_number"]),
+            id_number=None if provenance["id_number"] is None else str(provenance["id_number"]),
             record=record,
             resident=resident,
         )

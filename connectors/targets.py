@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.governance.enums import CaseCategory, CaseSubtype
 from hub.vocabulary import (
     AssistanceType,
     ConditionStatus,
@@ -35,6 +37,9 @@ class TargetRecord(BaseModel):
     """Base of the mapped record types: strict about unknown keys so typos fail loudly."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # A record about one resident (its `id_number` required, the resident found or created);
+    # False: the ID number is optional and only links the record to a resident if known.
+    about_a_resident: ClassVar[bool] = True
 
 
 class FamilyDoctorContractRecord(TargetRecord):
@@ -114,6 +119,26 @@ class PersonFlagRecord(TargetRecord):
     active: bool = True
 
 
+class CaseRecord(TargetRecord):
+    """An appeal from outside (the citizen hotline, 12345): becomes a REPORTED case, once.
+
+    `grid_code` is the grid it happened in (usually the building); `category` defaults to the
+    sub-type's. The ID number, if the source gives one and a resident has it, makes the
+    case involve that resident. The hub owns the case from then on: later versions of the
+    same source record change nothing (`hub.governance.cases.receive_external_case`).
+    """
+
+    about_a_resident: ClassVar[bool] = False
+    grid_code: str = Field(max_length=32)
+    subtype: CaseSubtype
+    category: CaseCategory | None = None
+    description: str = Field(min_length=1, max_length=4000)
+    location: str | None = Field(default=None, max_length=255)
+    group_appeal: bool = False
+    petition_beyond_district: bool = False
+    mass_incident: bool = False
+
+
 class ResidentFields(TargetRecord):
     """What a creating stream (`creates_residents = true`) may say about the person.
 
@@ -142,6 +167,12 @@ TARGETS: dict[str, type[TargetRecord]] = {
     "household_registration": HouseholdRegistrationRecord,
     "residence_permit": ResidencePermitRecord,
     "person_flag": PersonFlagRecord,
+    "case": CaseRecord,
 }
 
 PROVENANCE_FIELDS = ("source_record_id", "source_updated_at", "id_number")
+
+
+def required_provenance(model: type[TargetRecord]) -> tuple[str, ...]:
+    """The provenance fields a stream of `model` must map (`id_number`: only about a resident)."""
+    return PROVENANCE_FIELDS if model.about_a_resident else PROVENANCE_FIELDS[:2]

@@ -12,6 +12,13 @@ Exactly when each entry is recorded:
 - `returned(resident_id)`: an object of type `Resident` was completed into the response,
   whatever fields were selected on it. A resident outside the caller's row scope is never
   completed, so never recorded. Once per resident.
+- `wrote(entry)`: a mutation's own transaction committed and, while it ran, inserted a row
+  that records a change of governance data: a case trace (`kind` "case": the case's `id`,
+  its `seq`, the `action` and the transition `from_state` → `to_state`, so a new case is
+  REPORT None → REPORTED), a visit, a patrol or a joint meeting (`kind` "visit", "patrol",
+  "meeting": its `id`). Once per such row, in the order flushed; recorded only after the
+  commit, so work rolled back (an error, a version conflict) records nothing, and neither does
+  an idempotent replay, which inserts nothing.
 
 Comparing two ledgers compares what two executors did, not only what they answered.
 """
@@ -32,13 +39,32 @@ class Refusal:
         return ".".join(map(str, self.path))
 
 
+@dataclass(frozen=True)
+class Write:
+    """One committed change of governance data (see `AccessLedger.wrote`)."""
+
+    kind: str  # "case", "visit", "patrol" or "meeting"
+    id: str
+    action: str | None = None  # case only: REPORT, ACCEPT, ESCALATE, …
+    from_state: str | None = None
+    to_state: str | None = None
+    seq: int | None = None
+
+    def to_json(self) -> dict[str, str | int]:
+        """As the audit event stores it: the keys that have a value."""
+        values = {"kind": self.kind, "id": self.id, "action": self.action,
+                  "from": self.from_state, "to": self.to_state, "seq": self.seq}  # fmt: skip
+        return {key: value for key, value in values.items() if value is not None}
+
+
 @dataclass
 class AccessLedger:
-    """Allowed coordinates, refusals in the order made, and residents returned."""
+    """Allowed coordinates, refusals in the order made, residents returned, writes committed."""
 
     allowed_fields: set[str] = field(default_factory=set)
     refusals: list[Refusal] = field(default_factory=list)
     resident_ids: set[str] = field(default_factory=set)
+    writes: list[Write] = field(default_factory=list)
 
     def allowed(self, coordinate: str) -> None:
         self.allowed_fields.add(coordinate)
@@ -48,6 +74,9 @@ class AccessLedger:
 
     def returned(self, resident_id: str) -> None:
         self.resident_ids.add(resident_id)
+
+    def wrote(self, entry: Write) -> None:
+        self.writes.append(entry)
 
     def returned_all(self, resident_ids: Iterable[str]) -> None:
         self.resident_ids.update(resident_ids)

@@ -61,6 +61,7 @@ class AuditRecord:
     error_codes: list[str] = dataclasses.field(default_factory=list)
     issuer: str | None = None  # the token's `iss`: the hub's own or a trusted external issuer
     request_count: int = 1  # refusals aggregated into this event (floods: hub/audit/floods.py)
+    writes: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # AccessLedger.wrote
 
     def chained(self, *, chain_id: str, seq: int, prev_hash: str) -> dict[str, Any]:
         """The event's column values, linked to its predecessor and sealed with its hash."""
@@ -72,7 +73,7 @@ class AuditRecord:
 
 RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(AuditRecord))
 # Added after events already existed: hashed only when not at their default (see above).
-ADDED_COLUMNS: dict[str, Any] = {"issuer": None, "request_count": 1}
+ADDED_COLUMNS: dict[str, Any] = {"issuer": None, "request_count": 1, "writes": []}
 HASHED_COLUMNS = (
     *(name for name in RECORD_FIELDS if name not in ADDED_COLUMNS),
     "chain_id",

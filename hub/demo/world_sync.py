@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from hub.config import Settings
 
 DEMO_CONNECTORS = Path(__file__).with_name("connectors.toml")
-SYNC_ORDER = ("police_api", "health_api", "social_db", "education_files")
+SYNC_ORDER = ("police_api", "health_api", "social_db", "education_files", "hotline_12345")
 PORT_FILE = "simulators.json"
 PR_SET_PDEATHSIG = 1  # prctl(2)
 START_TIMEOUT_SECONDS = 120.0

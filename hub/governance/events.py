@@ -121,9 +121,7 @@ async def record(session: AsyncSession, case_event: CaseEvent) -> None:
 
 # --- delivery after commit (SQLite) -------------------------------------------------------------
 
-_BUSES: weakref.WeakKeyDictionary[Engine, weakref.WeakSet[EventBus]] = (
-    weakref.WeakKeyDictionary()
-)
+_BUSES: weakref.WeakKeyDictionary[Engine, weakref.WeakSet[EventBus]] = weakref.WeakKeyDictionary()
 
 
 @event.listens_for(Session, "after_commit")

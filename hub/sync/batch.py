@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.base import UNREADABLE_KEY
 from connectors.errors import BadRecordError
 from connectors.mapping import MappedRecord
-from connectors.targets import ResidentFields
+from connectors.targets import CaseRecord, ResidentFields
 from hub.identity import IdNumberError, normalize_id_number
 from hub.quarantine import record_key
 from hub.storage.models import Grid, Household, QuarantineReason, Resident, SourceRecord
@@ -53,7 +53,8 @@ def prepare(context: StreamContext, raw: dict[str, Any], *, started_at: datetime
     try:
         item.mapped = context.mapping.apply(raw)
         _check_time(item.mapped.source_updated_at, context, started_at)
-        item.id_number = normalize_id_number(item.mapped.id_number)
+        if item.mapped.id_number is not None:
+            item.id_number = normalize_id_number(item.mapped.id_number)
     except BadRecordError as error:
         item.rejection = RejectedRecord(QuarantineReason.SCHEMA_ERROR, str(error), error.errors)
     except IdNumberError as error:
@@ -108,13 +109,18 @@ class Lookups:
     async def load(
         cls, session: AsyncSession, context: StreamContext, items: Sequence[Prepared]
     ) -> Lookups:
-        good = [i for i in items if i.mapped is not None and i.id_number is not None]
-        numbers = {i.id_number for i in good}
+        good = [i for i in items if i.mapped is not None and i.rejection is None]
+        numbers = {i.id_number for i in good if i.id_number is not None}
         ids = {i.mapped.source_record_id for i in good if i.mapped}
         model = context.model
         lookups = cls()
         query = select(Resident).where(Resident.id_number.in_(numbers))
         lookups.residents = {r.id_number: r for r in await session.scalars(query)}
+        if model is None:  # cases: their grids (receive_external_case finds earlier ones)
+            codes = {i.mapped.record.grid_code for i in good if isinstance(i.mapped, MappedRecord)
+                     and isinstance(i.mapped.record, CaseRecord)}  # fmt: skip
+            await lookups._load_grids(session, codes)
+            return lookups
         records = select(model).where(
             model.source == context.source, model.source_record_id.in_(ids)
         )
@@ -123,13 +129,15 @@ class Lookups:
         await lookups._load_places(session, residents)
         return lookups
 
+    async def _load_grids(self, session: AsyncSession, codes: set[str]) -> None:
+        if codes:
+            query = select(Grid).where(Grid.code.in_(codes))
+            self.grids = {g.code: g for g in await session.scalars(query)}
+
     async def _load_places(self, session: AsyncSession, residents: list[ResidentFields]) -> None:
         codes = {r.grid_code for r in residents if r.grid_code}
         numbers = {r.household_number for r in residents if r.household_number}
-        if codes:
-            self.grids = {
-                g.code: g for g in await session.scalars(select(Grid).where(Grid.code.in_(codes)))
-            }
+        await self._load_grids(session, codes)
         if numbers:
             query = select(Household).where(Household.number.in_(numbers))
             self.households = {h.number: h for h in await session.scalars(query)}

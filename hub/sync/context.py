@@ -22,7 +22,8 @@ from hub.storage.models import (
     Vaccination,
 )
 
-# One line per target named in connectors/targets.py.
+# One line per target named in connectors/targets.py, but `case`: a case is no department
+# record; the writer hands it to grid governance (`hub.governance.cases.receive_external_case`).
 TARGET_MODELS: dict[str, type[SourceRecord]] = {
     "family_doctor_contract": FamilyDoctorContract,
     "vaccination": Vaccination,
@@ -56,14 +57,14 @@ class StreamContext:
     connector: str
     stream: str
     source: str
-    model: type[SourceRecord]
+    model: type[SourceRecord] | None  # None: the `case` target
     mapping: RecordMapping
     future_tolerance: timedelta = timedelta(minutes=5)
     limits: RejectionLimits = field(default_factory=RejectionLimits)
 
     @classmethod
     def of(cls, source: Source, stream: Stream[Any]) -> StreamContext:
-        model = TARGET_MODELS[stream.config.target]
+        model = TARGET_MODELS.get(stream.config.target)
         return cls(
             source.name, stream.name, source.source, model, stream.mapping,
             future_tolerance=source.config.future_tolerance,
@@ -79,7 +80,7 @@ def stream_context(config: ConnectorsConfig, connector: str, stream: str) -> Str
         return None
     zone = parse_timezone(source.timezone)
     mapping = RecordMapping(stream_config, code_tables=config.code_tables, zone=zone)
-    model = TARGET_MODELS[stream_config.target]
+    model = TARGET_MODELS.get(stream_config.target)
     return StreamContext(
         connector, stream, source.source or connector, model, mapping,
         future_tolerance=source.future_tolerance, limits=RejectionLimits.of(stream_config),

@@ -72,7 +72,6 @@ async def _write(writer: Writer, item: Prepared) -> Outcome:
     if item.rejection is not None:
         raise item.rejection
     assert item.mapped is not None
-    assert item.id_number is not None
     return await writer.write(item.mapped, item.id_number)
 
 

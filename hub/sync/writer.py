@@ -1,4 +1,9 @@
-"""Writes prepared records: upserts by (source, source_record_id); creates or updates residents."""
+"""Writes prepared records: upserts by (source, source_record_id); creates or updates residents.
+
+A `case` stream's records go to grid governance instead (`receive_external_case`): a new
+source record opens a REPORTED case (inserted), one seen before changes nothing (unchanged);
+an unknown grid is CONFLICT, a draft the domain refuses SCHEMA_ERROR.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,11 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.mapping import MappedRecord
-from connectors.targets import ResidentFields
+from connectors.targets import CaseRecord, ResidentFields
+from hub.errors import BadInputError
+from hub.governance.cases import receive_external_case
+from hub.governance.drafts import CaseDraft
+from hub.governance.enums import CATEGORY_OF, CaseSource
 from hub.identity import birth_date_of, gender_of
 from hub.storage.base import utcnow
 from hub.storage.models import Grid, Household, QuarantineReason, Resident, SourceRecord
@@ -24,7 +33,10 @@ class Writer:
     def __init__(self, session: AsyncSession, context: StreamContext, lookups: Lookups) -> None:
         self.session, self.context, self.lookups = session, context, lookups
 
-    async def write(self, mapped: MappedRecord, id_number: str) -> Outcome:
+    async def write(self, mapped: MappedRecord, id_number: str | None) -> Outcome:
+        if isinstance(mapped.record, CaseRecord):
+            return await self._case(mapped, mapped.record, id_number)
+        assert id_number is not None  # required of every target about a resident
         existing = self.lookups.records.get(mapped.source_record_id)
         resident = self.lookups.residents.get(id_number)
         if existing is not None:
@@ -58,7 +70,29 @@ class Writer:
         existing.ingested_at = utcnow()
         return "updated"
 
+    async def _case(
+        self, mapped: MappedRecord, record: CaseRecord, id_number: str | None
+    ) -> Outcome:
+        grid = self._grid(record.grid_code)
+        resident = self.lookups.residents.get(id_number) if id_number else None
+        draft = CaseDraft(
+            category=record.category or CATEGORY_OF[record.subtype], subtype=record.subtype,
+            description=record.description, location=record.location,
+            group_appeal=record.group_appeal, mass_incident=record.mass_incident,
+            petition_beyond_district=record.petition_beyond_district,
+            resident_ids=(resident.id,) if resident is not None else (),
+        )  # fmt: skip
+        try:
+            _, created = await receive_external_case(
+                self.session, connector=self.context.connector, source=CaseSource.HOTLINE,
+                source_record_id=mapped.source_record_id, grid_code=grid.code, draft=draft,
+            )  # fmt: skip
+        except BadInputError as error:
+            raise RejectedRecord(QuarantineReason.SCHEMA_ERROR, str(error)) from None
+        return "inserted" if created else "unchanged"
+
     def _insert(self, resident: Resident, mapped: MappedRecord) -> None:
+        assert self.context.model is not None
         row = self.context.model(
             source=self.context.source,
             source_record_id=mapped.source_record_id,

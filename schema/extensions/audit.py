@@ -99,6 +99,7 @@ class AuditExtension(SchemaExtension):
             denied_paths=context.ledger.denied_paths,
             error_codes=sorted({_code(error) for error in errors}),
             issuer=caller.issuer,
+            writes=[entry.to_json() for entry in context.ledger.writes],
         )
 
 

@@ -5,6 +5,9 @@ Reads use the request's own connection (`reading`); KPIs get a transaction of th
 (`in_transaction`: their SQL sets transaction-local planner options). A mutation is one unit
 of work (`write`): a session and transaction of its own on the request's engine, committed
 when the service returns, rolled back when it raises (which also frees the idempotency key).
+Once committed, the rows it inserted that record a change (case traces, visits, patrols,
+joint meetings) go into the request's access ledger (`AccessLedger.wrote`), hence into its
+audit event.
 Whatever the domain raises (`hub.errors.HubError`) reaches the caller with its own code.
 """
 
@@ -16,11 +19,15 @@ from datetime import date, datetime
 from typing import TypeVar
 
 import strawberry
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, UOWTransaction
 
+from hub.audit.ledger import Write
 from hub.errors import BadInputError
 from hub.governance.periods import Period
 from hub.governance.permissions import Actor, actor_from_caller
+from hub.storage.models import CaseTrace, JointMeeting, Patrol, Visit
 from hub.storage.session import create_sessionmaker
 from schema.context import Info
 
@@ -61,8 +68,31 @@ async def in_transaction(info: Info) -> AsyncIterator[AsyncSession]:
 async def write(info: Info, work: Callable[[AsyncSession, Actor], Awaitable[T]]) -> T:
     """Run `work` as one unit of work for the caller: committed, or rolled back if it raises."""
     actor = actor_of(info)
-    async with create_sessionmaker(info.context.database.engine)() as session, session.begin():
-        return await work(session, actor)
+    written: list[Write] = []
+
+    def collect(flushed: Session, _: UOWTransaction) -> None:
+        written.extend(entry for row in flushed.new if (entry := _write_of(row)) is not None)
+
+    async with create_sessionmaker(info.context.database.engine)() as session:
+        event.listen(session.sync_session, "after_flush", collect)
+        async with session.begin():
+            result = await work(session, actor)
+    for entry in written:
+        info.context.ledger.wrote(entry)
+    return result
+
+
+_KINDS: dict[type, str] = {Visit: "visit", Patrol: "patrol", JointMeeting: "meeting"}
+
+
+def _write_of(row: object) -> Write | None:
+    if isinstance(row, CaseTrace):
+        return Write(
+            "case", row.case_id, action=str(row.action), seq=row.seq, to_state=str(row.to_state),
+            from_state=None if row.from_state is None else str(row.from_state),
+        )  # fmt: skip
+    kind = _KINDS.get(type(row))
+    return None if kind is None else Write(kind, str(getattr(row, "id")))
 
 
 def check_key(value: str, argument: str) -> str:

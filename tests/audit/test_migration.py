@@ -53,7 +53,7 @@ async def write_old_chain(engine: AsyncEngine, *, months: int = 3) -> None:
                 resident_ids=[f"r-{seq}"],
             )
             event = record.chained(chain_id=CHAIN, seq=seq, prev_hash=head)
-            del event["issuer"], event["request_count"]
+            del event["issuer"], event["request_count"], event["writes"]
             head = event["hash"]
             await connection.execute(insert(_old_table("audit_events", event)), [event])
             access = {"chain_id": CHAIN, "seq": seq, "resident_id": f"r-{seq}", "at": event["at"]}

@@ -18,6 +18,8 @@ The hub's demo connectors read where the simulators are from these environment v
     GRIDHUB_DEMO_POLICE_API_KEY        value of the X-API-Key header (random per run)
     GRIDHUB_DEMO_SOCIAL_DB_URL         sqlite+aiosqlite:///D/social_security.db
     GRIDHUB_DEMO_EDUCATION_DIR         D/education (学籍_YYYYMMDD.csv and .xlsx)
+    GRIDHUB_DEMO_HOTLINE_URL           http://127.0.0.1:PORT (12345 work orders under /api/...)
+    GRIDHUB_DEMO_HOTLINE_TOKEN         its bearer token (random per run)
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import uvicorn
 from hub.demo.simulators.education_files import EducationExports, write_education_exports
 from hub.demo.simulators.faults import Faults
 from hub.demo.simulators.health_api import DEFAULT_TOKEN_TTL, create_health_app
+from hub.demo.simulators.hotline_api import HotlineDesk, create_hotline_app
 from hub.demo.simulators.police_api import create_police_app
 from hub.demo.simulators.social_db import create_social_database
 from hub.demo.simulators.world import DepartmentWorld
@@ -117,6 +120,9 @@ class RunningSimulators:
     police_faults: Faults
     social_db_path: Path
     education: EducationExports
+    hotline: HotlineDesk
+    hotline_url: str
+    hotline_token: str
     _served: list[_Served] = field(default_factory=list, repr=False)
 
     @property
@@ -142,6 +148,8 @@ class RunningSimulators:
             "POLICE_API_KEY": self.police_api_key,
             "SOCIAL_DB_URL": self.social_db_url,
             "EDUCATION_DIR": str(self.education_dir),
+            "HOTLINE_URL": self.hotline_url,
+            "HOTLINE_TOKEN": self.hotline_token,
         }
         return {f"{ENV_PREFIX}{name}": value for name, value in values.items()}
 
@@ -160,12 +168,13 @@ class RunningSimulators:
                 "directory": str(self.education_dir),
                 "files": [str(path) for path in self.education.paths],
             },
+            "hotline": {"url": self.hotline_url, "token": self.hotline_token},
             "env": self.env(),
             "pid": os.getpid(),
         }
 
     async def stop(self) -> None:
-        """Stop both servers (requests in flight get up to two seconds)."""
+        """Stop every server (requests in flight get up to two seconds)."""
         served, self._served = self._served, []
         await asyncio.gather(*(each.stop() for each in served))
 
@@ -201,8 +210,10 @@ async def start_simulators(
     bad_records: int = 0,
     encoding: str = "gbk",
     world: DepartmentWorld | None = None,
+    appeals: int = 40,
 ) -> RunningSimulators:
-    """Build the world (unless given), write the database and files, and start both APIs."""
+    """Build the world (unless given), write the database and files, and start the APIs
+    (health, police and the citizen hotline with `appeals` work orders)."""
     if world is None:
         world = await asyncio.to_thread(
             DepartmentWorld.build, scale=scale, residents=residents, seed=seed
@@ -225,8 +236,11 @@ async def start_simulators(
         token_ttl=token_ttl,
     )
     police_app = create_police_app(world, api_key=api_key, faults=police_faults)
+    hotline_desk = HotlineDesk.build(world, appeals=appeals, seed=seed)
+    hotline_token = secrets.token_urlsafe(32)
     health = await _serve(health_app, host, health_port)
     police = await _serve(police_app, host, police_port)
+    hotline = await _serve(create_hotline_app(hotline_desk, token=hotline_token), host, 0)
     return RunningSimulators(
         world=world,
         health_url=health.url,
@@ -238,7 +252,10 @@ async def start_simulators(
         police_faults=police_faults,
         social_db_path=social_db_path,
         education=education,
-        _served=[health, police],
+        hotline=hotline_desk,
+        hotline_url=hotline.url,
+        hotline_token=hotline_token,
+        _served=[health, police, hotline],
     )
 
 

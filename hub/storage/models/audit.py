@@ -72,6 +72,9 @@ class AuditEvent(Base):
     duration_us: Mapped[int] = mapped_column(BigInteger)
     issuer: Mapped[str | None] = mapped_column(String(255), index=True)
     request_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # What a mutation changed (hub/audit/ledger.py `wrote`): [{"kind": "case", "id", "action",
+    # "from", "to", "seq"} | {"kind": "visit" | "patrol" | "meeting", "id"}]
+    writes: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list, server_default="[]")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
