@@ -91,8 +91,9 @@ def _write_of(row: object) -> Write | None:
             "case", row.case_id, action=str(row.action), seq=row.seq, to_state=str(row.to_state),
             from_state=None if row.from_state is None else str(row.from_state),
         )  # fmt: skip
-    kind = _KINDS.get(type(row))
-    return None if kind is None else Write(kind, str(getattr(row, "id")))
+    if isinstance(row, Visit | Patrol | JointMeeting):
+        return Write(_KINDS[type(row)], row.id)
+    return None
 
 
 def check_key(value: str, argument: str) -> str:

@@ -117,7 +117,7 @@ async def test_each_bus_derives_the_cases_that_just_became_overdue(
     at_due = await bus.sweep_once(now=due + timedelta(seconds=1))
     again = await bus.sweep_once(now=due + timedelta(minutes=5))
 
-    assert before == [] and again == []
+    assert (before, again) == ([], [])
     assert [(e.kind, e.case_id, e.at) for e in at_due] == [(CaseEventKind.OVERDUE, late.id, due)]
     assert (await next_event(subscription)).case_id == late.id
     assert done.due_at is None

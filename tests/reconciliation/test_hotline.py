@@ -45,7 +45,7 @@ async def run(settings: Settings, engine: AsyncEngine, sims: RunningSimulators) 
     return hotline
 
 
-def expected(sims: RunningSimulators, known: set[str], skip: set[str] = frozenset()) -> Any:
+def expected(sims: RunningSimulators, known: set[str], skip: frozenset[str] = frozenset()) -> Any:
     """What the hub must hold for the simulator's work orders (`known`: ID numbers it has)."""
     appeals: dict[str, Appeal] = {}
     for number, order in sims.hotline.orders.items():
@@ -137,7 +137,7 @@ async def test_bad_work_orders_are_quarantined_and_open_no_case(
     summary = await run(settings, hub, sims)
 
     cases, known = await held(hub)
-    assert cases == expected(sims, known, skip={unknown_grid, unknown_type})
+    assert cases == expected(sims, known, skip=frozenset({unknown_grid, unknown_type}))
     async with hub.connect() as connection:
         quarantined = set(
             (

@@ -83,7 +83,8 @@ async def test_replays_conflicts_and_refusals_write_nothing(
     await staff.move("neighbour", "resolve", {"id": reported["id"], "version": 2})
     refused = await last_event(engine)
 
-    assert replay.writes == [] and replay.outcome == "OK"
+    assert (replay.writes, replay.outcome) == ([], "OK")
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
-    assert conflict.writes == [] and conflict.error_codes == ["CONFLICT"]
-    assert refused.writes == [] and refused.outcome != "OK"
+    assert (conflict.writes, conflict.error_codes) == ([], ["CONFLICT"])
+    assert refused.writes == []
+    assert refused.outcome != "OK"
