@@ -32,6 +32,27 @@ AUDIT = [["audit:read"]]
 strawberry.enum(Outcome, name="AuditOutcome", description="How a request ended.")
 
 
+@strawberry.type(
+    description="One change a mutation committed: a case move (its case, action and "
+    "transition), a visit, a patrol or a joint meeting."
+)
+class AuditWrite:
+    kind: str = strawberry.field(description="case, visit, patrol or meeting")
+    id: strawberry.ID
+    action: str | None = strawberry.field(default=None, description="Cases: REPORT, ACCEPT, …")
+    from_state: str | None = strawberry.field(default=None, description="Cases: before the move.")
+    to_state: str | None = strawberry.field(default=None, description="Cases: after the move.")
+    seq: int | None = strawberry.field(default=None, description="Cases: the trace's number.")
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> AuditWrite:
+        return cls(
+            kind=str(entry["kind"]), id=strawberry.ID(str(entry["id"])),
+            action=entry.get("action"), from_state=entry.get("from"),
+            to_state=entry.get("to"), seq=entry.get("seq"),
+        )  # fmt: skip
+
+
 @strawberry.type(description="One GraphQL request as the audit trail recorded it.")
 class AuditEvent:
     id: strawberry.ID
@@ -63,6 +84,9 @@ class AuditEvent:
         description="Requests this event stands for: more than 1 for a flood of refusals "
         "from one address, aggregated per minute (the request id is the first's)."
     )
+    writes: list[AuditWrite] = strawberry.field(
+        description="What a mutation changed, as committed (none for a replay or a refusal)."
+    )
     hash: str
 
     @classmethod
@@ -72,10 +96,11 @@ class AuditEvent:
             id=strawberry.ID(str(m["id"])),
             duration_ms=m["duration_us"] / 1000,
             outcome=Outcome(m["outcome"]),
+            writes=[AuditWrite.of(entry) for entry in m["writes"] or []],
             **{
                 name: m[name]
                 for name in cls.__annotations__
-                if name not in ("id", "duration_ms", "outcome")
+                if name not in ("id", "duration_ms", "outcome", "writes")
             },
         )
 

@@ -88,3 +88,21 @@ async def test_replays_conflicts_and_refusals_write_nothing(
     assert (conflict.writes, conflict.error_codes) == ([], ["CONFLICT"])
     assert refused.writes == []
     assert refused.outcome != "OK"
+
+
+async def test_an_auditor_reads_the_writes_of_a_mutation(
+    world_now: Governance, staff: Staff
+) -> None:
+    reported = (await staff.report("building"))["data"]["reportCase"]
+    auditor = await staff("auditor")
+    query = """query { auditEvents(filter: {operationName: "Report"}, first: 5) {
+      edges { node { operationName writes { kind id action fromState toState seq } } } } }"""
+
+    result = await auditor(query)
+
+    assert "errors" not in result, result
+    [edge] = result["data"]["auditEvents"]["edges"]
+    assert edge["node"]["writes"] == [
+        {"kind": "case", "id": reported["id"], "action": "REPORT", "fromState": None,
+         "toState": "REPORTED", "seq": 1}
+    ]  # fmt: skip
