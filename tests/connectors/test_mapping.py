@@ -250,3 +250,48 @@ def test_intervals_read_like_people_write_them(text: str, seconds: int) -> None:
 def test_a_stream_must_say_which_fields_it_maps() -> None:
     with pytest.raises(ValueError, match="unknown field"):
         StreamBase.model_validate({"target": "vaccination", "fields": {"vacine": "v"}})
+
+
+CASE_FIELDS = {"source_record_id": "gdbh", "source_updated_at": "gxsj", "grid_code": "wgbm",
+               "subtype": "sqlx", "description": "sqnr"}  # fmt: skip
+
+
+def test_a_case_stream_maps_without_an_id_number_and_reads_one_when_given() -> None:
+    mapping = RecordMapping(
+        stream_config(CASE_FIELDS | {"id_number": "ldrsfzh"}, target="case"),
+        code_tables=CODE_TABLES, zone=CHINA,
+    )  # fmt: skip
+    row = {"gdbh": "12345-1", "gxsj": "2026-09-01T08:00:00+08:00", "wgbm": "410105001001001",
+           "sqlx": "NOISE", "sqnr": "夜间施工噪音"}  # fmt: skip
+
+    anonymous = mapping.apply(row | {"ldrsfzh": ""})
+    named = mapping.apply(row | {"ldrsfzh": id_number(7)})
+
+    assert anonymous.id_number is None
+    assert named.id_number == id_number(7)
+    assert (anonymous.record.model_dump()["subtype"], anonymous.record.model_dump()["category"]) == (
+        "NOISE", None,
+    )  # fmt: skip
+
+
+def test_a_resident_record_still_requires_its_id_number() -> None:
+    with pytest.raises(BadRecordError, match="id_number: a value is required"):
+        grant_mapping().apply(grant_row(身份证号=""))
+
+
+@pytest.mark.parametrize(
+    ("stream", "where"),
+    [
+        pytest.param({"fields": {k: v for k, v in CASE_FIELDS.items() if k != "grid_code"}},
+                     "fields: missing mapping for grid_code", id="no-grid"),
+        pytest.param({"fields": CASE_FIELDS, "creates_residents": True,
+                      "resident": {"name": "xm", "grid_code": "wgbm"}},
+                     "creates_residents: a case stream creates no residents", id="creates-residents"),
+    ],
+)  # fmt: skip
+def test_case_streams_are_checked_like_the_others(stream: dict[str, Any], where: str) -> None:
+    data = {"connectors": {"h": {"kind": "http", "base_url": "http://x", "streams": {"s": {
+        "path": "/", "pagination": {"style": "page"}, "target": "case", **stream}}}}}  # fmt: skip
+    with pytest.raises(ConfigError) as raised:
+        parse_config(data, origin="hub.toml")
+    assert f"hub.toml: connectors.h.streams.s.{where}" in str(raised.value)

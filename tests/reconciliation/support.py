@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.config import ConnectorsConfig, parse_config
 from hub.demo.simulators.education_files import CSV_STAGES, write_education_exports
+from hub.demo.simulators.hotline_api import HotlineDesk
 from hub.demo.simulators.run import RunningSimulators
 from hub.demo.simulators.social_db import TABLES
 from hub.demo.simulators.world import EDUCATION_STREAM, BadRecord, DepartmentWorld, Stream
@@ -43,7 +44,8 @@ HUB_STREAMS: dict[str, tuple[str, str]] = {
 }
 EDUCATION = "education_files"
 CREATING = ("households", "residence-permits")
-SYNC_ORDER = ("police_api", "health_api", "social_db", "education_files")
+SYNC_ORDER = ("police_api", "health_api", "social_db", "education_files", "hotline_12345")
+HOTLINE = ("hotline_12345", "work-orders")
 REASONS = {
     BadRecord.INVALID_ID_NUMBER: QuarantineReason.INVALID_ID_NUMBER,
     BadRecord.UNKNOWN_RESIDENT: QuarantineReason.UNMATCHED_RESIDENT,
@@ -102,9 +104,12 @@ def police_people(world: DepartmentWorld) -> set[str]:
     }
 
 
-def expected_counts(world: DepartmentWorld) -> dict[tuple[str, str], int]:
-    """Records per hub stream, bad ones included: what a first sync must read."""
-    counts: dict[tuple[str, str], int] = {}
+def expected_counts(
+    world: DepartmentWorld, hotline: HotlineDesk | None = None
+) -> dict[tuple[str, str], int]:
+    """Records per hub stream, bad ones included: what a first sync must read (with the
+    hotline's work orders when it is given)."""
+    counts: dict[tuple[str, str], int] = {HOTLINE: len(hotline.orders)} if hotline else {}
     for stream in world.streams.values():
         for key in stream.records:
             where = hub_stream(stream, key)

@@ -47,7 +47,7 @@ async def test_a_clean_sync_brings_every_source_record_into_the_hub_or_quarantin
     assert actual.residents == expected.residents
     assert len(actual.residents) == len(police_people(sims.world))
     read = {key: summary.counts.read for key, summary in runs.items()}
-    assert read == expected_counts(sims.world)
+    assert read == expected_counts(sims.world, sims.hotline)
     quarantined = Counter((connector, stream) for connector, stream, _, _ in expected.quarantine)
     for key, summary in runs.items():
         counts = summary.counts

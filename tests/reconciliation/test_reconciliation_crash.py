@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.config import Settings
 from hub.demo.seed import seed_grid_tree
 from hub.demo.simulators.run import RunningSimulators, start_simulators
+from hub.governance.enums import CaseSource
 from hub.storage import migrations
-from hub.storage.models import ConnectorRun, ConnectorState, RunStatus
+from hub.storage.models import Case, ConnectorRun, ConnectorState, RunStatus
 from hub.storage.session import create_engine, create_sessionmaker
 from hub.sync import sync
 from tests.reconciliation.conftest import SEED
@@ -95,6 +96,13 @@ async def reads(engine: AsyncEngine) -> Counter[tuple[str, str]]:
     return total
 
 
+async def hotline_cases(engine: AsyncEngine) -> list[str]:
+    """The work order behind each hotline case, sorted (a repeat would show twice)."""
+    async with engine.connect() as connection:
+        query = select(Case.source_record_id).where(Case.source == CaseSource.HOTLINE)
+        return sorted(str(number) for number in (await connection.scalars(query)).all())
+
+
 async def clean_run(url: str, sims: RunningSimulators) -> tuple[Any, Any]:
     """A clean in-process sync into a database of its own: its state and cursors."""
     await asyncio.to_thread(migrations.upgrade, url)
@@ -134,8 +142,10 @@ async def test_a_sync_killed_three_times_then_resumed_equals_a_clean_run(
     assert killed >= 1
 
     crashed_state, crashed_cursors = await hub_state(hub, big_sims.world), await cursors(hub)
-    assert await reads(hub) == expected_counts(big_sims.world)  # each record read once
+    # each record read once
+    assert await reads(hub) == expected_counts(big_sims.world, big_sims.hotline)
     assert crashed_state == expected_state(big_sims.world)
+    assert await hotline_cases(hub) == sorted(big_sims.hotline.orders)  # one case per order
     clean_state, clean_cursors = await clean_run(scratch_database_url, big_sims)
     assert crashed_state == clean_state
     assert crashed_cursors == clean_cursors
