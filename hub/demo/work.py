@@ -312,8 +312,10 @@ def generate_month(
 
 
 async def has_case_work(engine: AsyncEngine) -> bool:
+    """Whether grid work was written: cases beyond those the hotline connector brought in."""
     async with engine.connect() as connection:
-        return bool(await connection.scalar(select(func.count()).select_from(Case)))
+        query = select(func.count()).select_from(Case).where(Case.source != CaseSource.HOTLINE)
+        return bool(await connection.scalar(query))
 
 
 async def seed_month_of_work(
@@ -328,6 +330,7 @@ async def seed_month_of_work(
     started = time.perf_counter()
     if await has_case_work(engine):
         raise WorkSeedError("database already holds case work; seed an empty district")
+    # Hotline cases from the connector are dated when received, outside the month: they stay.
     async with engine.connect() as connection:
         world = await load_world(connection)
     if not world.grids:
