@@ -14,6 +14,7 @@ from hub.storage.models.connectors import (
     RunStatus,
 )
 from hub.storage.models.core import Grid, GridMember, Household, Resident, ResidentTagRow
+from hub.storage.models.limits import HarvestAlert, HarvestRead, RateBucket
 from hub.storage.models.oauth import (
     CLIENT_AUTH_METHODS,
     OAuthClient,
@@ -51,6 +52,8 @@ __all__ = [
     "FamilyDoctorContract",
     "Grid",
     "GridMember",
+    "HarvestAlert",
+    "HarvestRead",
     "Household",
     "HouseholdRegistration",
     "InsuranceEnrollment",
@@ -58,6 +61,7 @@ __all__ = [
     "PersonFlag",
     "QuarantineReason",
     "QuarantinedRecord",
+    "RateBucket",
     "ResidencePermit",
     "Resident",
     "ResidentTagRow",
