@@ -12,6 +12,7 @@ from strawberry import federation
 from hub.audit import search
 from hub.audit.records import Outcome
 from hub.audit.verify import verify_all
+from schema.cost import assumed, paged
 from schema.department import Info
 from schema.errors import BadUserInputError
 from schema.pagination import PageInfo, check_page_size
@@ -124,7 +125,7 @@ class ResidentAccess:
 @strawberry.type(description="Who accessed one resident's data (what the resident may be shown).")
 class ResidentAccessReport:
     resident_id: strawberry.ID
-    accesses: list[ResidentAccess]
+    accesses: list[ResidentAccess] = strawberry.field(directives=[assumed(100)])
 
 
 @strawberry.type(description="One hub process's hash chain and whether it verifies.")
@@ -147,7 +148,9 @@ def _cursor_id(after: str | None) -> int | None:
 
 @strawberry.type
 class AuditQuery:
-    @federation.field(requires_scopes=AUDIT, description="Audit events, newest first.")
+    @federation.field(
+        requires_scopes=AUDIT, description="Audit events, newest first.", directives=[paged()]
+    )
     async def audit_events(
         self,
         info: Info,
@@ -194,7 +197,11 @@ class AuditQuery:
         ]
         return ResidentAccessReport(resident_id=resident_id, accesses=accesses)
 
-    @federation.field(requires_scopes=AUDIT, description="Verifies every audit chain now.")
+    @federation.field(
+        requires_scopes=AUDIT,
+        description="Verifies every audit chain now.",
+        directives=[assumed(10)],
+    )
     async def audit_chain_status(self, info: Info) -> list[AuditChainStatus] | None:
         reports = await verify_all(info.context.database.engine)
         return [

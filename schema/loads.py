@@ -110,8 +110,10 @@ def loaded(
     graphql_type: Any,
     description: str | None = None,
     requires_scopes: list[list[str]] | None = None,
+    directives: Sequence[object] = (),
 ) -> Any:
-    """A strawberry field whose value is `load`; `requires_scopes` as `@requiresScopes`."""
+    """A strawberry field whose value is `load`; `requires_scopes` as `@requiresScopes`,
+    `directives` as further schema directives (a list's `@listSize`)."""
 
     async def resolve(root: Any, info: strawberry.Info) -> Any:
         key = load.key_of(root)
@@ -129,10 +131,15 @@ def loaded(
             description=description,
             requires_scopes=requires_scopes,
             metadata=metadata,
+            directives=directives,
         )
     else:
         made = strawberry.field(
-            resolver=resolve, graphql_type=graphql_type, description=description, metadata=metadata
+            resolver=resolve,
+            graphql_type=graphql_type,
+            description=description,
+            metadata=metadata,
+            directives=directives,
         )
     return made
 

@@ -3,10 +3,14 @@
 An HTTP request is one operation, so its context is used as built. A websocket's operations
 share one connection-wide context (strawberry builds it at the handshake): each operation
 runs on a copy that keeps only the caller and the request's identity.
+
+A cancelled operation (the execution timeout) closes its connection in the background: the
+query it was waiting for may still hold the connection, and the answer should not wait.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from starlette.websockets import WebSocket
@@ -14,12 +18,24 @@ from strawberry.extensions import SchemaExtension
 
 from schema.context import Context
 
+_closing: set[asyncio.Task[None]] = set()
+
 
 class OperationScope(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context) and isinstance(context.request.connection, WebSocket):
             context = self.execution_context.context = context.for_operation()
-        yield
-        if isinstance(context, Context):
-            await context.database.close()
+        cancelled = False
+        try:
+            yield
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            if isinstance(context, Context) and cancelled:
+                task = asyncio.create_task(context.database.close())
+                _closing.add(task)
+                task.add_done_callback(_closing.discard)
+            elif isinstance(context, Context):
+                await context.database.close()
