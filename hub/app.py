@@ -20,8 +20,10 @@ from hub.auth.policy import load_policy
 from hub.auth.runtime import AuthRuntime
 from hub.auth.server import oauth_routes
 from hub.config import Settings
-from hub.graphql_app import graphql_routes
+from hub.graphql_app import graphql_routes, refusal_recorder
 from hub.health import health_routes
+from hub.limits.asgi import LimitsMiddleware
+from hub.limits.runtime import LimitsRuntime
 from hub.metrics import Metrics, MetricsMiddleware
 from hub.storage import migrations
 from hub.storage.session import create_engine
@@ -39,6 +41,12 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     authenticator = Authenticator(auth.verifier, policy, GridPaths(engine))
     metrics = Metrics()
     trail = AuditTrail.create(settings, engine) if settings.audit_enabled else None
+    # Limits state (cost buckets, harvest counts) has a pool of its own: it never waits for,
+    # or takes, a request's connection.
+    limits_engine = create_engine(settings.database_url, echo=settings.sql_echo)
+    limits = LimitsRuntime.create(settings, limits_engine, policy)
+    if trail is not None:
+        limits.alerts = trail.writer.append
     # Reads the connectors TOML once: a bad file fails start-up, naming the problem.
     scheduler = SyncScheduler(settings, engine) if settings.connectors else None
 
@@ -51,18 +59,29 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
             await scheduler.stop()
         if trail is not None:
             await trail.writer.stop()
+        await limits.close()
         await engine.dispose()
 
     routes = [
-        *graphql_routes(settings, engine, authenticator=authenticator, trail=trail),
+        *graphql_routes(settings, engine, authenticator=authenticator, trail=trail, limits=limits),
         *oauth_routes(auth),
         *health_routes(engine, head=migrations.head_revision(settings.database_url)),
         *metrics.routes(),
     ]
-    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    middleware = [
+        Middleware(MetricsMiddleware, metrics=metrics),
+        Middleware(
+            LimitsMiddleware,
+            limits=limits.http,
+            proxies=limits.proxies,
+            admission=limits.admission,
+            on_refused=refusal_recorder(trail),
+        ),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.settings = settings
     app.state.engine = engine
     app.state.auth = auth
     app.state.audit = trail
+    app.state.limits = limits
     return app

@@ -138,6 +138,7 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        proxy_headers=False,  # X-Forwarded-For is the app's call (HUB_FORWARDED_ALLOW_IPS)
     )
 
 

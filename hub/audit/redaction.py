@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import re
 from typing import Any
 
@@ -17,6 +18,8 @@ _SENSITIVE_NAME = re.compile(r"(id_?number|id_?card|sfzh|phone|mobile|tel)", re.
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
 MAX_STRING = 256
 MAX_DEPTH = 8
+MAX_MATCHED = 64  # longer strings cannot match the ID or phone patterns above
+MAX_ITEMS = 50  # of a list or an object: a variable of 20,000 items is kept as its first 50
 
 
 class Redactor:
@@ -34,9 +37,16 @@ class Redactor:
         if depth > MAX_DEPTH:
             return "[nested too deep]"
         if isinstance(value, dict):
-            return {k: self._value(str(k), v, depth + 1) for k, v in value.items()}
+            kept = dict(itertools.islice(value.items(), MAX_ITEMS))
+            redacted = {k: self._value(str(k), v, depth + 1) for k, v in kept.items()}
+            if len(value) > MAX_ITEMS:
+                redacted["…"] = f"[{len(value) - MAX_ITEMS} more entries]"
+            return redacted
         if isinstance(value, list):
-            return [self._value(name, item, depth + 1) for item in value]
+            items = [self._value(name, item, depth + 1) for item in value[:MAX_ITEMS]]
+            if len(value) > MAX_ITEMS:
+                items.append(f"[{len(value) - MAX_ITEMS} more items]")
+            return items
         if isinstance(value, str):
             return self._string(name, value)
         if value is None or isinstance(value, bool | int | float):
@@ -44,6 +54,10 @@ class Redactor:
         return f"[{type(value).__name__}]"  # not JSON: the request cannot have sent it
 
     def _string(self, name: str, value: str) -> str:
+        if len(value) > MAX_MATCHED:  # too long to be a number: spare translating a megabyte
+            if _SENSITIVE_NAME.search(name):
+                return self.keyed_hash(value)
+            return value[:MAX_STRING].replace("\x00", "") + "…[truncated]"
         plain = value.translate(_FULL_WIDTH)
         if _SENSITIVE_NAME.search(name) or _ID_NUMBER.match(plain) or _PHONE.match(plain):
             return self.keyed_hash(plain)

@@ -120,6 +120,7 @@ class GraphQLEndpoint:
             f"{response.status_code} {content_type}: {response.text[:2000]}"
         )
         result: dict[str, Any] = response.json()
+        result.pop("extensions", None)  # the cost report: `post` shows it
         return result
 
     def log(self) -> str:
