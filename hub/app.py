@@ -7,6 +7,7 @@ be one more area, mounted with their own session middleware, off the `/graphql` 
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from argon2 import PasswordHasher
@@ -28,6 +29,21 @@ from hub.metrics import Metrics, MetricsMiddleware
 from hub.storage import migrations
 from hub.storage.session import create_engine
 from hub.sync import SyncScheduler
+
+
+def tune_garbage_collector() -> None:
+    """Keep the collector's pauses off the event loop's critical path under load.
+
+    What exists at start-up (schemas, models, settings) lives as long as the process:
+    `freeze` keeps it out of every later full collection, which would otherwise walk it
+    each time. Requests build many short-lived objects (resolver awaitables); reference
+    counting frees them, so the young generation may grow much larger before a collection
+    (700 → 50,000) and the full collections come less often: under load, collections of
+    100-250 ms stalled /healthz behind them.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = None) -> Starlette:
@@ -54,6 +70,7 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if scheduler is not None:
             scheduler.start()
+        tune_garbage_collector()
         yield
         if scheduler is not None:
             await scheduler.stop()

@@ -138,15 +138,17 @@ class Buckets:
         table = RateBucket.__table__
         column = table.c
         full = float(rate.capacity)
-        grown = column.tokens + (literal(now) - column.refilled_at) * rate.per_second
-        current = case((grown > full, full), (grown < column.tokens, column.tokens), else_=grown)
+        # The spending happened early in the interval since the last sync (a sync follows
+        # the first request after `sync_seconds`): subtract it, then refill, then cap.
+        elapsed = literal(now) - column.refilled_at
+        grown = column.tokens - spent + case((elapsed > 0, elapsed), else_=0.0) * rate.per_second
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         statement = (
             dialect.insert(table)
             .values(key=key, tokens=full - spent, refilled_at=now)
             .on_conflict_do_update(
                 index_elements=[column.key],
-                set_={"tokens": current - spent, "refilled_at": now},
+                set_={"tokens": case((grown > full, full), else_=grown), "refilled_at": now},
             )
             .returning(column.tokens)
         )

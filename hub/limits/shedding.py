@@ -1,15 +1,18 @@
 """Load shedding: a bound on requests in flight per worker, and on the queue before it.
 
-At most `max_in_flight` requests run at once; up to `max_queued` more wait for a slot, each
-at most `queue_timeout` seconds. A request beyond the queue, or one that waited too long, is
-refused at once with 503 and Retry-After: a fast refusal the client can retry elsewhere,
-instead of a slow answer for everybody (the CPU, not concurrency, is what GraphQL runs out of).
+At most `max_in_flight` requests run at once (GraphQL is CPU-bound: more at once only makes
+each slower); others wait in a queue of at most `max_queued`, each at most `queue_timeout`
+seconds. A request that would not get a slot in time is refused at once, with 503 and
+Retry-After: when the queue is full, or when the queue ahead of it, at the recent pace of
+service, would take longer than `queue_timeout` to drain. So an overloaded worker answers
+the excess immediately instead of letting every request wait and then fail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -17,21 +20,28 @@ from hub.audit.records import Outcome
 from hub.limits.refusals import Refusal, unavailable
 
 RETRY_AFTER_SECONDS = 1
+SMOOTHING = 0.1  # weight of the newest request in the running mean of slot times
 
 
 @dataclass
 class Admission:
-    max_in_flight: int = 16
-    max_queued: int = 64
+    max_in_flight: int = 8
+    max_queued: int = 512
     queue_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._queued = 0
+        self._held = 0.05  # seconds a request holds its slot, on average lately
 
     @property
     def queued(self) -> int:
         return self._queued
+
+    @property
+    def expected_wait(self) -> float:
+        """How long a request arriving now would wait for a slot, at the recent pace."""
+        return (self._queued + 1) * self._held / self.max_in_flight
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -40,14 +50,19 @@ class Admission:
             await self._wait()
         else:
             await self._slots.acquire()  # free: returns at once
+        started = time.perf_counter()
         try:
             yield
         finally:
             self._slots.release()
+            held = time.perf_counter() - started
+            self._held += SMOOTHING * (held - self._held)
 
     async def _wait(self) -> None:
         if self._queued >= self.max_queued:
-            raise self._full("too many requests in flight")
+            raise self._full("too many requests are waiting")
+        if self.expected_wait > self.queue_timeout:
+            raise self._full("the hub is busy")
         self._queued += 1
         try:
             await asyncio.wait_for(self._slots.acquire(), self.queue_timeout)

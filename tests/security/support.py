@@ -26,6 +26,7 @@ from hub.storage.session import create_engine
 from tests.e2e.conftest import REPO_ROOT, LiveHub
 
 PROBE_LIMIT = 0.1  # seconds: /healthz must answer within this while an attack runs
+STALL = 0.25  # no probe may ever take this long
 PROBE_INTERVAL = 0.02
 NORMAL_QUERY = "{ residents(first: 3) { totalCount edges { node { id name } } } }"
 
@@ -55,6 +56,9 @@ with httpx.Client(timeout=5) as client:
 class Probe:
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # Under sustained overload the check is on the 95th percentile instead (see test_overload).
+    percentile: float | None = None
+    stall: float = STALL
 
     @property
     def slowest(self) -> float:
@@ -69,18 +73,31 @@ class Probe:
                 self.failures.append(rest)
 
     def check(self) -> None:
+        """Every probe within PROBE_LIMIT; one scheduling hiccup of a shared, loaded machine is
+        forgiven, but never a stall (a probe past STALL) nor a second slow probe."""
         assert not self.failures, self.failures[:5]
         assert self.latencies, "the probe never ran"
-        assert self.slowest < PROBE_LIMIT, (
-            f"/healthz took {self.slowest * 1000:.0f} ms during the attack "
-            f"(limit {PROBE_LIMIT * 1000:.0f} ms; {len(self.latencies)} probes)"
+        ordered = sorted(self.latencies)
+        if self.percentile is not None:
+            at = ordered[min(len(ordered) - 1, int(len(ordered) * self.percentile))]
+            assert at < PROBE_LIMIT, f"p{self.percentile * 100:.0f} of /healthz: {at * 1000:.0f} ms"
+            assert self.slowest < self.stall, f"/healthz stalled {self.slowest * 1000:.0f} ms"
+            return
+        slow = [t for t in ordered if t >= PROBE_LIMIT]
+        report = (
+            f"/healthz answers slower than {PROBE_LIMIT * 1000:.0f} ms during the attack: "
+            f"{[round(t * 1000) for t in slow]} ms ({len(self.latencies)} probes)"
         )
+        assert len(slow) <= 1, report
+        assert self.slowest < STALL, report
 
 
 @contextlib.contextmanager
-def while_probed(hub: LiveHub) -> Iterator[Probe]:
+def while_probed(
+    hub: LiveHub, *, percentile: float | None = None, stall: float = STALL
+) -> Iterator[Probe]:
     """Probe /healthz every PROBE_INTERVAL while the block runs; check the probe after it."""
-    probe = Probe()
+    probe = Probe(percentile=percentile, stall=stall)
     command = [sys.executable, "-c", PROBE_SCRIPT, f"{hub.url}/healthz", str(PROBE_INTERVAL)]
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT
@@ -158,3 +175,21 @@ def post_body(
 ) -> httpx.Response:
     """POST a GraphQL request body (query, operationName, variables) as JSON."""
     return httpx.post(hub.url + "/graphql", json=dict(body), headers=headers, timeout=30)
+
+
+async def _alerts(database_url: str, client_id: str) -> list[Any]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            table = AuditEvent.__table__
+            query = select(table).where(
+                table.c.client_id == client_id, table.c.endpoint.like("alert/%")
+            )
+            return list((await connection.execute(query)).all())
+    finally:
+        await engine.dispose()
+
+
+def alerts_of(hub: LiveHub, client_id: str) -> list[Any]:
+    """The alert events raised for one client."""
+    return asyncio.run(_alerts(hub.database_url, client_id))
