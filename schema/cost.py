@@ -174,20 +174,20 @@ def _size(node: PlanField, variables: Mapping[str, Any]) -> int:
     if declared.length_argument is not None:
         value = _value(node.arguments.get(declared.length_argument), variables)
         return len(value) if isinstance(value, list) else DEFAULT_LIST_SIZE
-    sizes = [
-        value
-        for name in declared.slicing
-        if isinstance(
-            value := _value(
-                node.arguments.get(name), variables, declared.argument_defaults.get(name)
-            ),
-            int,
-        )
-        and not isinstance(value, bool)
-    ]
+    sizes: list[int] = []
+    for name in declared.slicing:
+        size = _int(_value(node.arguments.get(name), variables))
+        if size is None:  # not given, or not a number (coercion will refuse it later)
+            size = _int(declared.argument_defaults.get(name))
+        if size is not None:
+            sizes.append(size)
     if sizes:
         return max(0, max(sizes))
     return declared.assumed_size if declared.assumed_size is not None else DEFAULT_LIST_SIZE
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _value(node: ValueNode | None, variables: Mapping[str, Any], default: Any = None) -> Any:
