@@ -17,9 +17,9 @@ from starlette.middleware import Middleware
 from hub.audit.trail import AuditTrail
 from hub.auth.backend import Authenticator
 from hub.auth.caller import GridPaths
+from hub.auth.oauth.routes import oauth_routes
 from hub.auth.policy import load_policy
 from hub.auth.runtime import AuthRuntime
-from hub.auth.server import oauth_routes
 from hub.config import Settings
 from hub.graphql_app import graphql_routes, refusal_recorder
 from hub.health import health_routes

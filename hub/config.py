@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     keys_dir: Path | None = None  # signing keys; default: <var_dir>/keys
     token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Revocations made by another process (worker, CLI) are honoured within this many seconds.
+    revocation_refresh_seconds: float = Field(default=5.0, ge=0, le=300)
     # External OpenID Connect issuers whose access tokens the hub accepts, as JSON:
     # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "roles_claim": "roles"}]
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)

@@ -22,6 +22,7 @@ from schema.cost import CostModel
 from schema.department import DepartmentSchema
 from schema.departments import DEPARTMENTS
 from schema.errors import EXPECTED_CODES
+from schema.execution.compiled import CompiledExecutor
 from schema.execution.standard import StandardExecutor, guard
 from schema.extensions.cost_report import CostReport
 from schema.extensions.document_limits import DocumentCache, DocumentLimitsExtension
@@ -120,12 +121,16 @@ def build_schema(
     production: bool = False,
     extensions: Sequence[ExtensionFactory] = (),
     limits: DocumentLimits | None = None,
+    executor: type[StandardExecutor] | None = None,
 ) -> HubSchema:
-    """The unified schema (`name="unified"`) or one federation subgraph by name."""
+    """The unified schema (`name="unified"`) or one federation subgraph by name.
+
+    Queries run on the compiled path unless `executor` names another (the standard one).
+    """
     options: dict[str, Any] = {
         "extensions": _extensions(production, limits or DocumentLimits(), extensions),
         "config": _config(),
-        "execution_context_class": StandardExecutor,
+        "execution_context_class": executor or CompiledExecutor,
         "scalar_overrides": SCALAR_OVERRIDES,
     }
     schema = _schema(name, options)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import strawberry
-from strawberry import federation
 
 from hub.storage import models
 from schema.cost import assumed
 from schema.department import DepartmentSchema
 from schema.enums import SchoolStage, SchoolStatus
-from schema.loads import loaded
+from schema.loads import derived, loaded
 from schema.records import RECORDS, DepartmentRecord, records
 
 
@@ -29,6 +29,10 @@ class SchoolEnrollment(DepartmentRecord):
 class EducationProfile:
     resident_id: strawberry.Private[str]
 
+    @classmethod
+    def of(cls, resident: Any) -> EducationProfile:
+        return cls(resident_id=resident.id)
+
     enrollments: list[SchoolEnrollment] = loaded(
         records(models.SchoolEnrollment, SchoolEnrollment),
         graphql_type=list[SchoolEnrollment],
@@ -41,9 +45,12 @@ class EducationProfile:
 class EducationResidentFields:
     id: strawberry.ID
 
-    @federation.field(requires_scopes=[["education:read"]], description="Education data.")
-    def education(self) -> EducationProfile | None:
-        return EducationProfile(resident_id=self.id)
+    education: EducationProfile | None = derived(
+        EducationProfile.of,
+        graphql_type=EducationProfile | None,
+        description="Education data.",
+        requires_scopes=[["education:read"]],
+    )
 
 
 DEPARTMENT = DepartmentSchema(name="education", resident_fields=EducationResidentFields)

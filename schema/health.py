@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import strawberry
-from strawberry import federation
 
 from hub.storage import models
 from schema.cost import assumed
 from schema.department import DepartmentSchema
 from schema.enums import ConditionStatus, ContractStatus
-from schema.loads import first_where, loaded
+from schema.loads import derived, first_where, loaded
 from schema.records import RECORDS, DepartmentRecord, records
 
 
@@ -52,6 +52,10 @@ def _active(contract: FamilyDoctorContract) -> bool:
 class HealthProfile:
     resident_id: strawberry.Private[str]
 
+    @classmethod
+    def of(cls, resident: Any) -> HealthProfile:
+        return cls(resident_id=resident.id)
+
     family_doctor_contracts: list[FamilyDoctorContract] = loaded(
         records(models.FamilyDoctorContract, FamilyDoctorContract),
         graphql_type=list[FamilyDoctorContract],
@@ -59,7 +63,12 @@ class HealthProfile:
         description="Family doctor contracts, newest first.",
     )
     family_doctor: FamilyDoctorContract | None = loaded(
-        records(models.FamilyDoctorContract, FamilyDoctorContract, first_where(_active)),
+        records(
+            models.FamilyDoctorContract,
+            FamilyDoctorContract,
+            first_where(_active),
+            needs=frozenset({"status"}),
+        ),
         graphql_type=FamilyDoctorContract | None,
         description="The active family doctor contract, if any.",
     )
@@ -82,9 +91,12 @@ class HealthProfile:
 class HealthResidentFields:
     id: strawberry.ID
 
-    @federation.field(requires_scopes=[["health:read"]], description="Health department data.")
-    def health(self) -> HealthProfile | None:
-        return HealthProfile(resident_id=self.id)
+    health: HealthProfile | None = derived(
+        HealthProfile.of,
+        graphql_type=HealthProfile | None,
+        description="Health department data.",
+        requires_scopes=[["health:read"]],
+    )
 
 
 DEPARTMENT = DepartmentSchema(name="health", resident_fields=HealthResidentFields)

@@ -9,7 +9,8 @@ the newest, the first active …). The declaration sits in the field's metadata
 
 The standard executor resolves a loaded field through a DataLoader per batch, built lazily
 for the request (`Loaders`); a planner reads the same declarations and fetches each batch
-once per level for all parents. Rows arrive newest first where a batch says so, so picks
+once per level for all parents. A `derived` field is computed from its parent alone (a
+department profile object made from the resident's id): no I/O, so no load. Rows arrive newest first where a batch says so, so picks
 are plain functions of the converted list.
 """
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from strawberry.types.field import StrawberryField
 
 LOAD = "gridhub.load"
+DERIVE = "gridhub.derive"
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,24 @@ class LoadScope:
 
 
 Fetch = Callable[[AsyncConnection, Sequence[Any], LoadScope], Awaitable[Mapping[Any, Any]]]
+# The same fetch reading only the named columns (those a plan's selections read).
+Select = Callable[
+    [AsyncConnection, Sequence[Any], LoadScope, frozenset[str]], Awaitable[Mapping[Any, Any]]
+]
 
 
 @dataclass(frozen=True, eq=False)
 class Batch:
-    """One batch fetch; `missing` is the value of a key the fetch did not return."""
+    """One batch fetch; `missing` is the value of a key the fetch did not return.
+
+    A batch with `select` can read only some columns: a planner that knows which fields
+    a level selects passes their names.
+    """
 
     name: str
     fetch: Fetch
     many: bool = True
+    select: Select | None = None
 
     @property
     def missing(self) -> Any:
@@ -79,12 +90,24 @@ def _identity(value: Any) -> Any:
 
 @dataclass(frozen=True, eq=False)
 class Load:
-    """A field's declared load: `batch` keyed by the parent's `key` attribute."""
+    """A field's declared load: `batch` keyed by the parent's `key` attribute.
+
+    `rows` says the batch's rows carry the field type's fields as columns, so a planner may
+    serve them as they are, without `convert`; `needs` names the columns `pick` reads.
+    """
 
     batch: Batch
     key: str
     convert: Callable[[Any], Any] = _identity
     pick: Callable[[list[Any]], Any] = every
+    rows: bool = False
+    needs: frozenset[str] = frozenset()
+
+    def raw_value(self, fetched: Any) -> Any:
+        """The field's value as rows (a `rows` load, for a planner)."""
+        if not self.batch.many:
+            return fetched
+        return self.pick(fetched)
 
     def value(self, fetched: Any) -> Any:
         """The field's value from what the batch returned for one key."""
@@ -122,7 +145,40 @@ def loaded(
         fetched = await info.context.loaders.load(load.batch, key)
         return load.value(fetched)
 
-    metadata = {LOAD: load}
+    return _declared(resolve, {LOAD: load}, graphql_type, description, requires_scopes, directives)
+
+
+def derived(
+    derive: Callable[[Any], Any],
+    *,
+    graphql_type: Any,
+    description: str | None = None,
+    requires_scopes: list[list[str]] | None = None,
+) -> Any:
+    """A strawberry field computed from its parent alone, without I/O (a profile object)."""
+
+    def resolve(root: Any) -> Any:
+        return derive(root)
+
+    return _declared(resolve, {DERIVE: derive}, graphql_type, description, requires_scopes)
+
+
+def derive_of(field: Any) -> Callable[[Any], Any] | None:
+    """The derivation a GraphQL field declares (from its strawberry definition), if any."""
+    definition = getattr(field, "extensions", {}).get("strawberry-definition", field)
+    metadata: Mapping[str, Any] = getattr(definition, "metadata", None) or {}
+    derive: Callable[[Any], Any] | None = metadata.get(DERIVE)
+    return derive
+
+
+def _declared(
+    resolve: Callable[..., Any],
+    metadata: dict[str, Any],
+    graphql_type: Any,
+    description: str | None,
+    requires_scopes: list[list[str]] | None,
+    directives: Sequence[object] = (),
+) -> Any:
     made: StrawberryField
     if requires_scopes is not None:
         made = federation.field(
@@ -159,9 +215,14 @@ class Loaders:
             loader = self._loaders[batch] = DataLoader(load_fn=self._load_fn(batch))
         return loader.load(key)
 
-    async def fetch(self, batch: Batch, keys: Sequence[Any]) -> Mapping[Any, Any]:
-        """One batch for many keys at once, outside any DataLoader (a planner's level load)."""
+    async def fetch(
+        self, batch: Batch, keys: Sequence[Any], columns: frozenset[str] | None = None
+    ) -> Mapping[Any, Any]:
+        """One batch for many keys at once, outside any DataLoader (a planner's level load);
+        only `columns` when given and the batch can select them."""
         async with self.database.connect() as connection:
+            if columns is not None and batch.select is not None:
+                return await batch.select(connection, keys, self.scope, columns)
             return await batch.fetch(connection, keys, self.scope)
 
     def _load_fn(self, batch: Batch) -> Callable[[list[Any]], Awaitable[list[Any]]]:

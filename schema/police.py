@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import strawberry
-from strawberry import federation
 
 from hub.storage import models
 from schema.cost import assumed
@@ -17,7 +17,7 @@ from schema.enums import (
     RegistrationStatus,
     RegistrationType,
 )
-from schema.loads import loaded, newest
+from schema.loads import derived, loaded, newest
 from schema.records import RECORDS, DepartmentRecord, records
 
 
@@ -54,6 +54,10 @@ class PersonFlag(DepartmentRecord):
 class PoliceProfile:
     resident_id: strawberry.Private[str]
 
+    @classmethod
+    def of(cls, resident: Any) -> PoliceProfile:
+        return cls(resident_id=resident.id)
+
     household_registration: HouseholdRegistration | None = loaded(
         records(models.HouseholdRegistration, HouseholdRegistration, newest),
         graphql_type=HouseholdRegistration | None,
@@ -77,9 +81,12 @@ class PoliceProfile:
 class PoliceResidentFields:
     id: strawberry.ID
 
-    @federation.field(requires_scopes=[["police:read"]], description="Police data.")
-    def police(self) -> PoliceProfile | None:
-        return PoliceProfile(resident_id=self.id)
+    police: PoliceProfile | None = derived(
+        PoliceProfile.of,
+        graphql_type=PoliceProfile | None,
+        description="Police data.",
+        requires_scopes=[["police:read"]],
+    )
 
 
 DEPARTMENT = DepartmentSchema(name="police", resident_fields=PoliceResidentFields)

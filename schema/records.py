@@ -60,7 +60,12 @@ def records_batch(model: type[SourceRecord]) -> Batch:
         ) -> dict[str, list[Row[Any]]]:
             return await residents.records_by_resident(connection, model, ids)
 
-        batch = _BATCHES[model] = Batch(model.__tablename__, fetch)
+        async def select(
+            connection: AsyncConnection, ids: Sequence[str], _: LoadScope, columns: frozenset[str]
+        ) -> dict[str, list[Row[Any]]]:
+            return await residents.records_by_resident(connection, model, ids, columns=columns)
+
+        batch = _BATCHES[model] = Batch(model.__tablename__, fetch, select=select)
     return batch
 
 
@@ -68,11 +73,16 @@ def records(
     model: type[SourceRecord],
     cls: type[Any],
     pick: Callable[[list[Any]], Any] = every,
+    *,
+    needs: frozenset[str] = frozenset(),
 ) -> Load:
-    """A profile field's load: the `model` records of the profile's resident as `cls`."""
+    """A profile field's load: the `model` records of the profile's resident as `cls`
+    (whose fields are the table's columns); `needs` names the columns `pick` reads."""
     return Load(
         batch=records_batch(model),
         key="resident_id",
         convert=lambda row: from_row(cls, row),
         pick=pick,
+        rows=True,
+        needs=needs,
     )

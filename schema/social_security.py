@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import strawberry
-from strawberry import federation
 
 from hub.storage import models
 from schema.cost import assumed
@@ -18,7 +18,7 @@ from schema.enums import (
     InsuranceScheme,
     InsuranceType,
 )
-from schema.loads import loaded
+from schema.loads import derived, loaded
 from schema.records import RECORDS, DepartmentRecord, records
 
 
@@ -46,6 +46,10 @@ class AssistanceGrant(DepartmentRecord):
 class SocialSecurityProfile:
     resident_id: strawberry.Private[str]
 
+    @classmethod
+    def of(cls, resident: Any) -> SocialSecurityProfile:
+        return cls(resident_id=resident.id)
+
     insurance_enrollments: list[InsuranceEnrollment] = loaded(
         records(models.InsuranceEnrollment, InsuranceEnrollment),
         graphql_type=list[InsuranceEnrollment],
@@ -64,9 +68,12 @@ class SocialSecurityProfile:
 class SocialSecurityResidentFields:
     id: strawberry.ID
 
-    @federation.field(requires_scopes=[["social:read"]], description="Social security data.")
-    def social_security(self) -> SocialSecurityProfile | None:
-        return SocialSecurityProfile(resident_id=self.id)
+    social_security: SocialSecurityProfile | None = derived(
+        SocialSecurityProfile.of,
+        graphql_type=SocialSecurityProfile | None,
+        description="Social security data.",
+        requires_scopes=[["social:read"]],
+    )
 
 
 DEPARTMENT = DepartmentSchema(name="social_security", resident_fields=SocialSecurityResidentFields)

@@ -34,6 +34,7 @@ from hub.storage.base import Base
 from hub.storage.models import Grid, Resident, SourceRecord
 from hub.storage.session import create_engine, create_sessionmaker
 from hub.vocabulary import Gender, GridLevel
+from tests.schema.execution.differential import DIFFERENCES, DifferentialExecutor
 
 POSTGRES_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 
@@ -272,9 +273,17 @@ class Clients:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
+async def app(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> AsyncIterator[Starlette]:
+    """The hub in process; every planned query runs on both executors and is compared
+    (unless the test is marked `served_executor_only`, e.g. to count its statements)."""
+    if request.node.get_closest_marker("served_executor_only") is None:
+        monkeypatch.setattr("schema.build.CompiledExecutor", DifferentialExecutor)
+    DIFFERENCES.clear()
     app = create_app(settings, password_hasher=FAST_HASHER)
     yield app
+    assert DIFFERENCES == [], "the compiled and standard executors answered differently"
     if app.state.audit is not None:  # what the lifespan does when a server stops
         await app.state.audit.writer.stop()
     await app.state.limits.close()

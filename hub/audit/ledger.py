@@ -54,8 +54,10 @@ class AccessLedger:
 
     @property
     def denied_paths(self) -> list[str]:
-        """Refused paths as the audit event stores them (`resident.police`)."""
-        return [refusal.dotted for refusal in self.refusals]
+        """Refused paths as the audit event stores them (`resident.police`), in path order
+        (list indices numerically), whatever order an executor refused them in."""
+        ordered = sorted(self.refusals, key=lambda r: [(isinstance(p, str), p) for p in r.path])
+        return [refusal.dotted for refusal in ordered]
 
     def summary(self) -> tuple[list[str], list[str], list[str]]:
         """(allowed coordinates, denied paths, resident ids), each in a stable order."""

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.policy import Policy, PolicyError, Role, RowScope, load_policy
+from hub.auth.tokens.revocation import note_revoked
 from hub.storage.base import utcnow
 from hub.storage.models import Grid, OAuthClient
 
@@ -160,6 +161,7 @@ async def revoke_client(session: AsyncSession, *, client_id: str) -> OAuthClient
     if client.revoked_at is None:
         client.revoked_at = utcnow()
         await session.flush()
+    note_revoked(client_id=client_id)  # this process's verifiers refuse its tokens at once
     return client
 
 

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.auth.clients import default_password_hasher
 from hub.auth.keys import KeyStore
+from hub.auth.oauth.throttle import FailureThrottle
 from hub.auth.policy import Policy
-from hub.auth.server import FailureThrottle
 from hub.auth.tokens import TokenIssuer, TokenVerifier
 from hub.config import Settings
 from hub.storage.session import create_sessionmaker

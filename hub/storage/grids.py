@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, SQLColumnExpression, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.storage.keys import among
 from hub.storage.models import Grid, GridMember, Resident
 from hub.vocabulary import GridLevel
 
@@ -50,14 +51,20 @@ async def list_grids(
 
 
 async def grids_by_code(connection: AsyncConnection, codes: Sequence[str]) -> dict[str, Row[Any]]:
-    rows = await connection.execute(select(Grid.__table__).where(Grid.code.in_(codes)))
+    rows = await connection.execute(
+        select(Grid.__table__).where(among(connection, Grid.code, codes))
+    )
     return {row.code: row for row in rows}
 
 
 async def children_by_parent(
     connection: AsyncConnection, parent_codes: Sequence[str]
 ) -> dict[str, list[Row[Any]]]:
-    query = select(Grid.__table__).where(Grid.parent_code.in_(parent_codes)).order_by(Grid.code)
+    query = (
+        select(Grid.__table__)
+        .where(among(connection, Grid.parent_code, parent_codes))
+        .order_by(Grid.code)
+    )
     children: dict[str, list[Row[Any]]] = {code: [] for code in parent_codes}
     for row in await connection.execute(query):
         children[row.parent_code].append(row)
@@ -69,7 +76,7 @@ async def members_by_grid(
 ) -> dict[str, list[Row[Any]]]:
     query = (
         select(GridMember.__table__)
-        .where(GridMember.grid_code.in_(grid_codes))
+        .where(among(connection, GridMember.grid_code, grid_codes))
         .order_by(GridMember.grid_code, GridMember.id)
     )
     members: dict[str, list[Row[Any]]] = {code: [] for code in grid_codes}
@@ -89,7 +96,7 @@ async def resident_counts(
     query = (
         select(grid.c.path, func.count(Resident.id))
         .select_from(grid.join(Resident, condition))
-        .where(grid.c.path.in_(paths))
+        .where(among(connection, grid.c.path, paths))
         .group_by(grid.c.path)
     )
     counts = dict.fromkeys(paths, 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import add_years
 from hub.storage.grids import in_subtree
+from hub.storage.keys import among
 from hub.storage.models import (
     DEPARTMENT_MODELS,
     SENSITIVE_MODELS,
@@ -109,7 +110,7 @@ async def get_resident(
 async def residents_by_id(
     connection: AsyncConnection, ids: Sequence[str], *, within_path: str | None
 ) -> dict[str, Row[Any]]:
-    query = select(RESIDENTS).where(Resident.id.in_(ids))
+    query = select(RESIDENTS).where(among(connection, Resident.id, ids))
     if within_path is not None:
         query = query.where(in_subtree(Resident.grid_path, within_path))
     return {row.id: row for row in await connection.execute(query)}
@@ -119,7 +120,7 @@ async def tags_by_resident(
     connection: AsyncConnection, ids: Sequence[str]
 ) -> dict[str, list[ResidentTag]]:
     query = select(ResidentTagRow.resident_id, ResidentTagRow.tag).where(
-        ResidentTagRow.resident_id.in_(ids)
+        among(connection, ResidentTagRow.resident_id, ids)
     )
     tags: dict[str, list[ResidentTag]] = {resident_id: [] for resident_id in ids}
     for resident_id, tag in await connection.execute(query):
@@ -130,18 +131,28 @@ async def tags_by_resident(
 
 
 async def households_by_id(connection: AsyncConnection, ids: Sequence[str]) -> dict[str, Row[Any]]:
-    query = select(Household.__table__).where(Household.id.in_(ids))
+    query = select(Household.__table__).where(among(connection, Household.id, ids))
     return {row.id: row for row in await connection.execute(query)}
 
 
 async def records_by_resident(
-    connection: AsyncConnection, model: type[SourceRecord], ids: Sequence[str]
+    connection: AsyncConnection,
+    model: type[SourceRecord],
+    ids: Sequence[str],
+    *,
+    columns: Iterable[str] | None = None,
 ) -> dict[str, list[Row[Any]]]:
-    """Every record of one department type for a batch of residents, newest first."""
+    """Every record of one department type for a batch of residents, newest first; only
+    `columns` (with `resident_id`) when given, all of them otherwise."""
     table = model.__table__
+    selected = (
+        [table.c.resident_id, *(table.c[name] for name in sorted(set(columns) - {"resident_id"}))]
+        if columns is not None
+        else [table]
+    )
     query = (
-        select(table)
-        .where(table.c.resident_id.in_(ids))
+        select(*selected)
+        .where(among(connection, table.c.resident_id, ids))
         .order_by(table.c.resident_id, table.c.source_updated_at.desc(), table.c.id)
     )
     records: dict[str, list[Row[Any]]] = {resident_id: [] for resident_id in ids}
@@ -164,7 +175,7 @@ async def sources_by_resident(
             func.max(model.source_updated_at).label("last_updated_at"),
             func.max(model.ingested_at).label("last_ingested_at"),
         )
-        .where(model.resident_id.in_(ids))
+        .where(among(connection, model.resident_id, ids))
         .group_by(model.resident_id, model.source)
         for department, models in DEPARTMENT_MODELS.items()
         for model in models

@@ -7,8 +7,8 @@ its error (the field resolves to null, its `path` names it, the rest of the resu
 returned). A PII or sensitive field (`rule.harvest`) is also refused with QUOTA_EXCEEDED
 when `context.quota.allows(resident_id)` says the caller's daily quota is spent: a plain
 call on state loaded before execution, no I/O. `StandardExecutor` records every
-`Resident` object it completes, and refuses those beyond `max_resident_nodes` (the static
-cost assumed fewer than a list held).
+`Resident` object it completes, refuses those beyond `max_resident_nodes` (the static cost
+assumed fewer than a list held), and answers its errors in response order.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from graphql import GraphQLObjectType, GraphQLResolveInfo
+from graphql import ExecutionResult, GraphQLObjectType, GraphQLResolveInfo
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema import Schema
@@ -25,6 +25,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from hub.errors import LimitError
 from schema.access import AccessRules, ArgumentRule, FieldRule, decide, decide_argument
 from schema.errors import QUOTA_EXCEEDED, QuotaExceededError
+from schema.execution.ordering import in_response_order
 
 RESIDENT_TYPE = "Resident"
 
@@ -87,6 +88,14 @@ class StandardExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().complete_object_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        """The response, its errors in response order (as every executor orders them)."""
+        result = super().build_response(data)
+        if isinstance(result, ExecutionResult) and result.errors:
+            ordered = in_response_order(result.data, result.errors)
+            return ExecutionResult(result.data, ordered, result.extensions)
+        return result
 
 
 def _count_resident(context: Any, resident_id: str) -> None:

@@ -18,9 +18,10 @@ from starlette.applications import Starlette
 
 from hub.auth import clients
 from hub.auth.clients import ClientAuthMethod
+from hub.auth.oauth.routes import oauth_routes
+from hub.auth.oauth.throttle import FailureThrottle
 from hub.auth.policy import load_policy
 from hub.auth.runtime import AuthRuntime
-from hub.auth.server import FailureThrottle, oauth_routes
 from hub.auth.tokens import TokenError
 from hub.config import Settings
 

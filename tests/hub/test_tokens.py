@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.auth.keys import KeyStore, SigningKey
 from hub.auth.policy import load_policy
 from hub.auth.runtime import AuthRuntime
-from hub.auth.tokens import RemoteKeySet, TokenError, TokenVerifier, revoke
+from hub.auth.tokens import TokenError, TokenVerifier, revoke
+from hub.auth.tokens.jwks import RemoteKeySet
 from hub.config import Settings, TrustedIssuer
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

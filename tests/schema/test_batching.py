@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from starlette.applications import Starlette
 
@@ -47,6 +48,7 @@ def count_statements(app: Starlette) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
+@pytest.mark.served_executor_only
 async def test_statement_count_does_not_grow_with_page_size(
     world: World, gql: GraphQLClient, app: Starlette
 ) -> None:

@@ -1,0 +1,114 @@
+"""The authorization server's Starlette routes: token, revocation, JWKS and metadata.
+
+The token and revocation endpoints read the form in async code (`requests.py`), check the
+failure throttle keyed by (claimed client id, remote address), then run authlib's synchronous
+code in a worker thread: argon2 verification is CPU and memory heavy, so a capacity limiter
+bounds how many run at once. A failed client authentication counts against the key; past
+`max_failures` within the window the endpoint answers 429 with Retry-After until it passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.to_thread
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from hub.auth.oauth.metadata import (
+    JWKS_PATH,
+    METADATA_PATH,
+    REVOCATION_PATH,
+    TOKEN_PATH,
+    metadata_document,
+)
+from hub.auth.oauth.requests import (
+    BadRequest,
+    Outcome,
+    StarletteOAuth2Request,
+    claimed_client_id,
+    error_response,
+    read_form,
+)
+from hub.auth.oauth.server import HubAuthorizationServer
+
+if TYPE_CHECKING:
+    from hub.auth.runtime import AuthRuntime
+
+
+class _Endpoints:
+    """The four routes, sharing one authlib server, throttle and thread limiter."""
+
+    def __init__(self, runtime: AuthRuntime) -> None:
+        self.runtime = runtime
+        self.server = HubAuthorizationServer(runtime)
+        self.limiter = anyio.CapacityLimiter(runtime.max_concurrent_client_authentications)
+
+    async def token(self, request: Request) -> Response:
+        return await self._authenticated(request, TOKEN_PATH, self.server.create_token_response)
+
+    async def revoke(self, request: Request) -> Response:
+        def create(oauth_request: StarletteOAuth2Request) -> Outcome:
+            outcome: Outcome = self.server.create_endpoint_response("revocation", oauth_request)
+            return outcome
+
+        return await self._authenticated(request, REVOCATION_PATH, create)
+
+    async def _authenticated(
+        self,
+        request: Request,
+        path: str,
+        handle: Callable[[StarletteOAuth2Request], Outcome],
+    ) -> Response:
+        try:
+            form = await read_form(request)
+        except BadRequest as error:
+            return error_response(400, "invalid_request", error.description)
+        throttle = self.runtime.throttle
+        key = (claimed_client_id(request.headers, form), _remote_address(request))
+        wait = throttle.retry_after(key)
+        if wait:
+            description = "too many failed client authentications; retry later"
+            return error_response(
+                429, "temporarily_unavailable", description, **{"Retry-After": str(wait)}
+            )
+        try:
+            oauth_request = StarletteOAuth2Request(
+                uri=self.runtime.settings.issuer + path, headers=request.headers, form=form
+            )
+        except InsecureTransportError as error:
+            return error_response(400, error.error, "the issuer URL must use https (RFC 6749 §3.2)")
+        outcome = await anyio.to_thread.run_sync(handle, oauth_request, limiter=self.limiter)
+        if outcome.error == "invalid_client":
+            throttle.failed(key)
+        elif outcome.status == 200:
+            throttle.succeeded(key)
+        return outcome.response()
+
+    async def jwks(self, _: Request) -> Response:
+        headers = {"Cache-Control": "public, max-age=60"}
+        return JSONResponse(self.runtime.keystore.jwks(), headers=headers)
+
+    async def metadata(self, _: Request) -> Response:
+        """RFC 8414 §3.2: the metadata document, cacheable for five minutes."""
+        document = metadata_document(self.runtime)
+        return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
+
+
+def _remote_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def oauth_routes(runtime: AuthRuntime) -> list[BaseRoute]:
+    """Starlette routes of the authorization server; mount them at the application root."""
+    endpoints = _Endpoints(runtime)
+    return [
+        Route(TOKEN_PATH, endpoints.token, methods=["POST"]),
+        Route(REVOCATION_PATH, endpoints.revoke, methods=["POST"]),
+        Route(JWKS_PATH, endpoints.jwks, methods=["GET"]),
+        Route(METADATA_PATH, endpoints.metadata, methods=["GET"]),
+    ]

@@ -1,0 +1,254 @@
+"""Verifying access tokens of this hub and of trusted issuers (RFC 9068 §4, RFC 8725).
+
+Verification refuses, in this order: tokens over 8 KiB; anything but a compact JWS; headers
+that could steer key selection or processing (`crit`, `jwk`, `jku`, `x5u`, `x5c`, `b64`, `cty`,
+RFC 8725 §3.10/§2.8); a `typ` other than `at+jwt` (RFC 9068 §4 item 1, RFC 8725 §3.11);
+algorithms outside an explicit asymmetric allow-list (never `none` nor HS*, RFC 8725 §3.1);
+keys not found by `kid` in the issuer's own key set; bad signatures; a wrong issuer or audience
+(RFC 9068 §4 items 3-4); exp/nbf/iat outside the configured leeway; missing claims; revoked
+tokens (jti in `revoked_tokens`) and tokens of revoked clients. The first three and the
+signature are `jws.py`'s work; the claims are checked here.
+
+Tokens of `settings.trusted_issuers` are verified against that issuer's JWKS, fetched with
+httpx and cached. Their roles come from `roles_claim` (a dotted path, list or space-separated
+string), the grid from `grid_claim`, scopes from `scope` or `scp`. Deliberate relaxation:
+such tokens may be typed `JWT` as well as `at+jwt`, because widespread OpenID providers
+(Keycloak, Microsoft Entra ID) type their access tokens `JWT`; the confusion this invites with
+ID tokens is closed by requiring the hub's audience and refusing tokens carrying `nonce`.
+
+Roles decide scopes: a token's scopes are cut down to those its known roles grant in the
+policy. An external token naming no hub scope at all gets every scope of its roles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from joserfc.errors import ClaimError, ExpiredTokenError, InvalidClaimError, MissingClaimError
+from joserfc.jwk import Key
+from joserfc.jwt import ClaimsOption, JWTClaimsRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.auth.keys import KeyStore
+from hub.auth.policy import KNOWN_SCOPES, Policy, RowScope
+from hub.auth.tokens.claims import AccessClaims, TokenError
+from hub.auth.tokens.jwks import RemoteKeySet
+from hub.auth.tokens.jws import check_header, parse, verify_signature
+from hub.auth.tokens.revocation import RevocationList
+from hub.config import Settings, TrustedIssuer
+
+# RFC 9068 §2.2: required claims of a JWT access token.
+_LOCAL_REQUIRED_CLAIMS = ("sub", "client_id", "iat", "jti")
+_EXTERNAL_REQUIRED_CLAIMS = ("sub",)
+
+
+class TokenVerifier:
+    """Verifies access tokens of this hub and of the trusted external issuers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        keystore: KeyStore,
+        policy: Policy,
+        engine: AsyncEngine,
+        *,
+        jwks_timeout_seconds: float = 5.0,
+    ) -> None:
+        self._settings = settings
+        self._keystore = keystore
+        self._policy = policy
+        self._engine = engine
+        self.revocations = RevocationList(
+            engine, refresh_seconds=settings.revocation_refresh_seconds
+        )
+        self._remote = {
+            trusted.issuer: RemoteKeySet(trusted, timeout_seconds=jwks_timeout_seconds)
+            for trusted in settings.trusted_issuers
+        }
+
+    async def verify(self, token: str) -> AccessClaims:
+        """The claims of a valid token; `TokenError` for anything else."""
+        parsed = parse(token)
+        issuer = parsed.claims.get("iss")
+        local = issuer == self._settings.issuer
+        remote = None if local or not isinstance(issuer, str) else self._remote.get(issuer)
+        if not local and remote is None:
+            raise TokenError("token issuer is not trusted")
+        algorithm, kid = check_header(parsed.header, local=local, remote=remote)
+        key = await self._key(kid, remote)
+        claims = verify_signature(token, key, algorithm)
+        if remote is None:
+            access = self._local_claims(claims)
+        else:
+            access = self._external_claims(claims, remote.trusted, token)
+        await self._check_not_revoked(access, local=local)
+        return access
+
+    async def _key(self, kid: str, remote: RemoteKeySet | None) -> Key:
+        if remote is None:
+            signing_key = self._keystore.verification_key(kid)
+            key = signing_key.key if signing_key is not None else None
+        else:
+            key = await remote.key(kid)
+        if key is None:
+            raise TokenError("token signed with an unknown key")
+        return key
+
+    def _local_claims(self, claims: dict[str, Any]) -> AccessClaims:
+        settings = self._settings
+        _check_claims(
+            claims,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            leeway=settings.token_leeway_seconds,
+            required=_LOCAL_REQUIRED_CLAIMS,
+        )
+        roles = _string_list(claims.get("roles", []))
+        grid = _optional_string(claims.get("grid"))
+        scopes = frozenset(_string_list(claims.get("scope", "")))
+        return AccessClaims(
+            issuer=settings.issuer,
+            subject=_string(claims["sub"]),
+            client_id=_string(claims["client_id"]),
+            scopes=self._authorized_scopes(roles, grid, scopes, external=False),
+            roles=tuple(roles),
+            grid=grid,
+            jti=_string(claims["jti"]),
+            issued_at=_timestamp(claims["iat"]),
+            expires_at=_timestamp(claims["exp"]),
+        )
+
+    def _external_claims(
+        self, claims: dict[str, Any], trusted: TrustedIssuer, token: str
+    ) -> AccessClaims:
+        _check_claims(
+            claims,
+            issuer=trusted.issuer,
+            audience=trusted.audience,
+            leeway=self._settings.token_leeway_seconds,
+            required=_EXTERNAL_REQUIRED_CLAIMS,
+        )
+        if "nonce" in claims:  # an OpenID Connect ID token, not an access token
+            raise TokenError("token is not an access token")
+        roles = _string_list(_claim_at(claims, trusted.roles_claim))
+        grid_value = _claim_at(claims, trusted.grid_claim)
+        usable_grid = isinstance(grid_value, int | str) and not isinstance(grid_value, bool)
+        grid = str(grid_value) if usable_grid and grid_value != "" else None
+        raw_scopes = claims.get("scope", claims.get("scp", ""))
+        scopes = frozenset(_string_list(raw_scopes))
+        known_roles = [role for role in roles if role in self._policy.roles]
+        subject = _string(claims["sub"])
+        client_id = claims.get("client_id", claims.get("azp", subject))
+        jti = claims.get("jti") or "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+        issued = claims.get("iat", time.time())
+        return AccessClaims(
+            issuer=trusted.issuer,
+            subject=subject,
+            client_id=_string(client_id),
+            scopes=self._authorized_scopes(known_roles, grid, scopes, external=True),
+            roles=tuple(known_roles),
+            grid=grid,
+            jti=_string(jti),
+            issued_at=_timestamp(issued),
+            expires_at=_timestamp(claims["exp"]),
+        )
+
+    def _authorized_scopes(
+        self, roles: Sequence[str], grid: str | None, scopes: frozenset[str], *, external: bool
+    ) -> frozenset[str]:
+        """The token's scopes cut down to what its roles may hold under the policy."""
+        known = [self._policy.roles[name] for name in roles if name in self._policy.roles]
+        if not known:
+            raise TokenError("token carries no role known to this hub")
+        if grid is None and any(role.row_scope is RowScope.GRID for role in known):
+            raise TokenError("token carries a grid-scoped role but no grid")
+        granted = frozenset().union(*(role.scopes for role in known))
+        if external and not scopes & KNOWN_SCOPES:
+            return granted
+        return scopes & granted
+
+    async def _check_not_revoked(self, access: AccessClaims, *, local: bool) -> None:
+        """RFC 7009 §2: a revoked token, or any token of a revoked client, is refused."""
+        client_id = access.client_id if local else None
+        if await self.revocations.is_revoked(jti=access.jti, client_id=client_id):
+            raise TokenError("token has been revoked")
+
+
+def _check_claims(
+    claims: dict[str, Any],
+    *,
+    issuer: str,
+    audience: str,
+    leeway: int,
+    required: Sequence[str],
+) -> None:
+    """iss, aud, exp, nbf and iat (RFC 7519 §4.1, RFC 9068 §4 items 3-8)."""
+    options: dict[str, ClaimsOption] = {
+        "iss": {"essential": True, "value": issuer},
+        "aud": {"essential": True, "value": audience},
+        "exp": {"essential": True},
+    }
+    options.update({name: {"essential": True} for name in required})
+    registry = JWTClaimsRegistry(leeway=leeway)
+    registry.options = options
+    try:
+        registry.validate(claims)
+    except ExpiredTokenError:
+        raise TokenError("token has expired") from None
+    except MissingClaimError:
+        raise TokenError("token lacks required claims") from None
+    except InvalidClaimError as error:
+        raise TokenError(_CLAIM_ERRORS.get(error.claim, "token claims are invalid")) from None
+    except ClaimError:
+        raise TokenError("token claims are invalid") from None
+
+
+_CLAIM_ERRORS = {
+    "nbf": "token is not valid yet",
+    "iat": "token was issued in the future",
+    "aud": "token is not intended for this audience",
+    "iss": "token issuer is not trusted",
+}
+
+
+def _claim_at(claims: Mapping[str, Any], path: str) -> Any:
+    """A claim by name, or by dotted path into nested objects (`realm_access.roles`)."""
+    if path in claims:
+        return claims[path]
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TokenError("token claims are invalid")
+    return value
+
+
+def _optional_string(value: Any) -> str | None:
+    return None if value is None else _string(value)
+
+
+def _string_list(value: Any) -> list[str]:
+    """A list of strings, or a space-separated string (OAuth `scope` style)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise TokenError("token claims are invalid")
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TokenError("token claims are invalid")
+    return datetime.fromtimestamp(value, UTC)
