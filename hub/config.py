@@ -54,7 +54,7 @@ class Settings(BaseSettings):
 
     # Limits (README, "Limits"): every bound a caller can reach, with its default.
     # HTTP, before any GraphQL work
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # all header lines together
     max_header_value_bytes: int = Field(default=16 * 1024, ge=256)  # one header
     max_headers: int = Field(default=64, ge=8)

@@ -31,7 +31,7 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
 @dataclass(frozen=True)
 class HttpLimits:
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = 256 * 1024
     max_header_bytes: int = 32 * 1024
     max_header_value_bytes: int = 16 * 1024
     max_headers: int = 64

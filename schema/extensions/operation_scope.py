@@ -11,6 +11,7 @@ query it was waiting for may still hold the connection, and the answer should no
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.websockets import WebSocket
@@ -18,6 +19,7 @@ from strawberry.extensions import SchemaExtension
 
 from schema.context import Context
 
+logger = logging.getLogger("gridhub.graphql")
 _closing: set[asyncio.Task[None]] = set()
 
 
@@ -34,8 +36,16 @@ class OperationScope(SchemaExtension):
             raise
         finally:
             if isinstance(context, Context) and cancelled:
-                task = asyncio.create_task(context.database.close())
+                task = asyncio.create_task(_close(context))
                 _closing.add(task)
                 task.add_done_callback(_closing.discard)
             elif isinstance(context, Context):
-                await context.database.close()
+                await _close(context)
+
+
+async def _close(context: Context) -> None:
+    """Give the connection back; one the database already dropped is no failure of the request."""
+    try:
+        await context.database.close()
+    except Exception as error:  # the answer is made: nothing to tell the caller
+        logger.warning("closing the request's database connection failed: %s", error)

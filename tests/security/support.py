@@ -171,10 +171,14 @@ def graphql_events_of(hub: LiveHub, request: str) -> list[Any]:
 
 
 def post_body(
-    hub: LiveHub, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+    hub: LiveHub,
+    body: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+    path: str = "/graphql",
 ) -> httpx.Response:
     """POST a GraphQL request body (query, operationName, variables) as JSON."""
-    return httpx.post(hub.url + "/graphql", json=dict(body), headers=headers, timeout=30)
+    return httpx.post(hub.url + path, json=dict(body), headers=headers, timeout=30)
 
 
 async def _alerts(database_url: str, client_id: str) -> list[Any]:

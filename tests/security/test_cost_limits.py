@@ -72,32 +72,36 @@ def test_a_page_of_pages_beyond_the_resident_node_limit_is_refused(guarded_hub: 
     assert extensions["residentNodes"] > extensions["maximumResidentNodes"]
 
 
-def test_entities_with_tens_of_thousands_of_representations_are_refused(
-    guarded_hub: LiveHub,
+@pytest.mark.parametrize(
+    ("count", "status", "code"),
+    [(20_000, 413, "BAD_USER_INPUT"), (6_000, 200, "QUERY_TOO_COMPLEX")],
+    ids=["tens of thousands: past the body limit", "thousands: past the cost limit"],
+)
+def test_entities_with_thousands_of_representations_are_refused(
+    guarded_hub: LiveHub, count: int, status: int, code: str
 ) -> None:
     headers = guarded_hub.caller_headers("service_center_clerk", grid=guarded_hub.district_code)
-    # tens of thousands, within the body limit (1 MiB): the cost, not the size, refuses them
-    representations = [{"__typename": "Resident", "id": f"r-{n}"} for n in range(20_000)]
-    rid = request_id()
+    representations = [{"__typename": "Resident", "id": f"r-{n}"} for n in range(count)]
+    ids = [request_id(), request_id()]
 
     with while_probed(guarded_hub):
-        response = post_body(
-            guarded_hub,
-            {"query": ENTITIES, "variables": {"r": representations}},
-            headers={**headers, "X-Request-Id": rid},
-        )
-        subgraph = guarded_hub.post(
-            ENTITIES,
-            {"r": representations},
-            headers=headers,
-            path="/subgraphs/core/graphql",
-        )
+        answers = [
+            post_body(
+                guarded_hub,
+                {"query": ENTITIES, "variables": {"r": representations}},
+                headers={**headers, "X-Request-Id": rid},
+                path=path,
+            )
+            for rid, path in zip(ids, ("/graphql", "/subgraphs/core/graphql"), strict=True)
+        ]
 
-    for answer in (response, subgraph):
-        assert error_code(answer) == "QUERY_TOO_COMPLEX", answer.text[:300]
-        assert answer.json()["errors"][0]["extensions"]["residentNodes"] == 20_000
-    [event] = graphql_events_of(guarded_hub, rid)
-    assert event.outcome == "LIMITED"
+    for answer, rid in zip(answers, ids, strict=True):
+        assert answer.status_code == status, answer.text[:300]
+        assert error_code(answer) == code, answer.text[:300]
+        if code == "QUERY_TOO_COMPLEX":
+            assert answer.json()["errors"][0]["extensions"]["residentNodes"] == count
+        [event] = graphql_events_of(guarded_hub, rid)
+        assert event.outcome == ("LIMITED" if code == "QUERY_TOO_COMPLEX" else "REJECTED")
     answers_normally(guarded_hub, headers)
 
 
