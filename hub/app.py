@@ -85,16 +85,17 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
         *health_routes(engine, head=migrations.head_revision(settings.database_url)),
         *metrics.routes(),
     ]
-    middleware = [
-        Middleware(MetricsMiddleware, metrics=metrics),
-        Middleware(
-            LimitsMiddleware,
-            limits=limits.http,
-            proxies=limits.proxies,
-            admission=limits.admission,
-            on_refused=refusal_recorder(trail),
-        ),
-    ]
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
+    if settings.limits_enabled:
+        middleware.append(
+            Middleware(
+                LimitsMiddleware,
+                limits=limits.http,
+                proxies=limits.proxies,
+                admission=limits.admission,
+                on_refused=refusal_recorder(trail),
+            )
+        )
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.settings = settings
     app.state.engine = engine

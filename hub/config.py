@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     audit_max_batch: int = Field(default=500, ge=1)
 
     # Limits (README, "Limits"): every bound a caller can reach, with its default.
+    limits_enabled: bool = True  # off only to measure their cost (`make bench`)
     # HTTP, before any GraphQL work
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # all header lines together

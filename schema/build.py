@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry import federation
-from strawberry.extensions import SchemaExtension, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -81,17 +81,18 @@ ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]
 
 
 def _extensions(
-    production: bool, limits: DocumentLimits, extra: Sequence[ExtensionFactory]
+    production: bool, limits: DocumentLimits | None, extra: Sequence[ExtensionFactory]
 ) -> list[Any]:
     # The audit extension (in `extra`) enters first and exits last: it reads the context
     # OperationScope sets up, after OperationScope has released the database connection.
     # DocumentLimitsExtension parses (within the limits); CostReport must follow
     # ValidationCache, whose errors it reads before the operation runs.
+    common = [*extra, lambda: ErrorCodes(mask_internal=production), OperationScope]
+    if limits is None:  # no limits (only to measure what they cost): plain cached parsing
+        return [*common, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
     documents = DocumentCache(limits)
     return [
-        *extra,
-        lambda: ErrorCodes(mask_internal=production),
-        OperationScope,
+        *common,
         lambda: DocumentLimitsExtension(cache=documents),
         lambda: ValidationCache(maxsize=512),
         CostReport,
@@ -120,15 +121,16 @@ def build_schema(
     *,
     production: bool = False,
     extensions: Sequence[ExtensionFactory] = (),
-    limits: DocumentLimits | None = None,
+    limits: DocumentLimits | None = DocumentLimits(),  # noqa: B008 (frozen: shared safely)
     executor: type[StandardExecutor] | None = None,
 ) -> HubSchema:
     """The unified schema (`name="unified"`) or one federation subgraph by name.
 
     Queries run on the compiled path unless `executor` names another (the standard one).
+    `limits=None` builds it without document limits and cost analysis (`make bench` only).
     """
     options: dict[str, Any] = {
-        "extensions": _extensions(production, limits or DocumentLimits(), extensions),
+        "extensions": _extensions(production, limits, extensions),
         "config": _config(),
         "execution_context_class": executor or CompiledExecutor,
         "scalar_overrides": SCALAR_OVERRIDES,

@@ -4,7 +4,7 @@ At most `max_in_flight` requests run at once (GraphQL is CPU-bound: more at once
 each slower); others wait in a queue of at most `max_queued`, each at most `queue_timeout`
 seconds. A request that would not get a slot in time is refused at once, with 503 and
 Retry-After: when the queue is full, or when the queue ahead of it, at the recent pace of
-service, would take longer than `queue_timeout` to drain. So an overloaded worker answers
+service, would take more than half of `queue_timeout` to drain. So an overloaded worker answers
 the excess immediately instead of letting every request wait and then fail.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from hub.limits.refusals import Refusal, unavailable
 
 RETRY_AFTER_SECONDS = 1
 SMOOTHING = 0.1  # weight of the newest request in the running mean of slot times
+# A busy event loop answers later than the pace says: refuse at once what is expected to
+# wait more than half the queue's bound, rather than let it wait the whole bound and fail.
+MARGIN = 2.0
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Admission:
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._queued = 0
         self._held = 0.05  # seconds a request holds its slot, on average lately
+        self._running: dict[int, float] = {}  # when each running request got its slot
+        self._tokens = itertools.count()
 
     @property
     def queued(self) -> int:
@@ -40,8 +46,12 @@ class Admission:
 
     @property
     def expected_wait(self) -> float:
-        """How long a request arriving now would wait for a slot, at the recent pace."""
-        return (self._queued + 1) * self._held / self.max_in_flight
+        """How long a request arriving now would wait for a slot, at the recent pace (or at
+        the pace of the requests running now, if they have already run longer)."""
+        now = time.perf_counter()
+        running = [now - started for started in self._running.values()]
+        held = max(self._held, sum(running) / len(running) if running else 0.0)
+        return (self._queued + 1) * held / self.max_in_flight
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -51,9 +61,12 @@ class Admission:
         else:
             await self._slots.acquire()  # free: returns at once
         started = time.perf_counter()
+        token = next(self._tokens)
+        self._running[token] = started
         try:
             yield
         finally:
+            del self._running[token]
             self._slots.release()
             held = time.perf_counter() - started
             self._held += SMOOTHING * (held - self._held)
@@ -61,7 +74,7 @@ class Admission:
     async def _wait(self) -> None:
         if self._queued >= self.max_queued:
             raise self._full("too many requests are waiting")
-        if self.expected_wait > self.queue_timeout:
+        if self.expected_wait * MARGIN > self.queue_timeout:
             raise self._full("the hub is busy")
         self._queued += 1
         try:

@@ -22,11 +22,12 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from hub.audit.records import AuditRecord, Outcome
+from hub.limits.availability import RETRY_AFTER_SECONDS, is_unavailable
 from hub.limits.budgets import Decision
 from hub.storage.base import utcnow
 from schema.context import Context
 from schema.cost import Cost, CostModel, StringTooLongError
-from schema.errors import QUERY_TOO_COMPLEX, QUOTA_EXCEEDED, RATE_LIMITED
+from schema.errors import QUERY_TOO_COMPLEX, QUOTA_EXCEEDED, RATE_LIMITED, UNAVAILABLE
 
 ALERT_ENDPOINT = "alert/harvest-quota"
 
@@ -61,7 +62,10 @@ class CostReport(SchemaExtension):
         self.cost = cost
         if cost.requested > bounds.max_cost or cost.resident_nodes > bounds.max_resident_nodes:
             return _too_complex(cost, bounds.max_cost, bounds.max_resident_nodes)
-        self.decision = await context.limits.spend(cost.requested)
+        try:
+            self.decision = await context.limits.spend(cost.requested)
+        except Exception as error:
+            return _unavailable(context, error)
         response = context.request.response
         if self.decision is not None and response is not None:
             response.headers.update(self.decision.headers())
@@ -76,7 +80,10 @@ class CostReport(SchemaExtension):
         if self.cost is None or not self.cost.harvest or not isinstance(context, Context):
             yield
             return
-        context.quota = await context.limits.quota()
+        try:
+            context.quota = await context.limits.quota()
+        except Exception as error:
+            raise _unavailable(context, error) from error
         try:
             yield
         finally:
@@ -89,6 +96,19 @@ class CostReport(SchemaExtension):
             return {}
         bounds = context.limits.cost
         return {"cost": self.cost.report(bounds.max_cost, bounds.max_resident_nodes)}
+
+
+def _unavailable(context: Context, error: Exception) -> GraphQLError:
+    """The limits' state cannot be read: UNAVAILABLE (503, Retry-After), or the error itself."""
+    if not is_unavailable(error):
+        raise error
+    response = context.request.response
+    if response is not None:
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return GraphQLError(
+        "the database cannot be reached; retry later", extensions={"code": UNAVAILABLE}
+    )
 
 
 def _too_complex(cost: Cost, maximum: int, maximum_residents: int) -> GraphQLError:

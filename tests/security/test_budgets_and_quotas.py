@@ -106,6 +106,7 @@ def test_requests_without_a_token_are_limited_per_address(served: Restartable) -
     statuses: list[int] = []
     limited: list[httpx.Response] = []
     ids: list[str] = []
+    started = time.monotonic()
     with while_probed(hub), httpx.Client(transport=transport, base_url=hub.url) as client:
         for _ in range(80):
             ids.append(request_id())
@@ -116,14 +117,17 @@ def test_requests_without_a_token_are_limited_per_address(served: Restartable) -
             if response.status_code == 429:
                 limited.append(response)
 
-    assert statuses[:60] == [401] * 60  # the default: 60 a minute per address
-    assert set(statuses[60:]) == {429}
+    # The default: 60 a minute per address (one more each second, as the bucket refills).
+    refilled = int(time.monotonic() - started) + 1
+    assert statuses[:60] == [401] * 60
+    assert statuses.count(401) <= 60 + refilled
+    assert statuses[-1] == 429
     assert error_code(limited[0]) == "RATE_LIMITED"
     assert int(limited[0].headers["retry-after"]) >= 1
     assert limited[0].headers["ratelimit-policy"] == '"anonymous";q=60;w=60'
     outcomes = {e.request_id: e.outcome for e in events_of(hub, *ids)}
-    assert [outcomes.get(i) for i in ids[:60]] == ["DENIED"] * 60
-    assert {outcomes.get(i) for i in ids[60:]} <= {"LIMITED"}
+    expected = {401: "DENIED", 429: "LIMITED"}
+    assert [outcomes.get(i) for i in ids] == [expected[status] for status in statuses]
     # A caller with a token, from the same address, is not affected.
     with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.7")) as client:
         headers = hub.caller_headers("service_center_clerk", grid=hub.district_code)

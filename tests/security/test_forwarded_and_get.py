@@ -6,6 +6,7 @@ trusts 127.0.0.1 as a proxy and allows GET queries (never mutations).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -28,6 +29,13 @@ def proxied_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
         HUB_ALLOW_GET_QUERIES="true",
     ) as hub:
         yield hub
+
+
+def _within_refill(statuses: list[int], started: float) -> None:
+    """60 a minute per address: the first 60 are 401, then 429 but for one a second refilled."""
+    assert statuses[:60] == [401] * 60
+    assert statuses.count(401) <= 60 + int(time.monotonic() - started) + 1
+    assert statuses[-1] == 429
 
 
 def _anonymous(hub: LiveHub, forwarded_for: str, count: int) -> list[tuple[str, int]]:
@@ -60,6 +68,7 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_per_address_limit(
     # Each request claims another address; all of them come from 127.0.0.9.
     transport = httpx.HTTPTransport(local_address="127.0.0.9")
     statuses = []
+    started = time.monotonic()
     with httpx.Client(transport=transport, base_url=guarded_hub.url) as client:
         for n in range(70):
             response = client.post(
@@ -67,8 +76,7 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_per_address_limit(
             )
             statuses.append(response.status_code)
 
-    assert statuses[:60] == [401] * 60
-    assert set(statuses[60:]) == {429}
+    _within_refill(statuses, started)
 
 
 def test_from_a_trusted_proxy_the_forwarded_address_is_the_clients_for_audit_and_limits(
@@ -80,13 +88,13 @@ def test_from_a_trusted_proxy_the_forwarded_address_is_the_clients_for_audit_and
     proxied_hub.post(
         ME, headers={**headers, "X-Forwarded-For": "203.0.113.9, 127.0.0.1", "X-Request-Id": rid}
     )
-    first = _anonymous(proxied_hub, "198.51.100.1", 65)
+    started = time.monotonic()
+    first = _anonymous(proxied_hub, "198.51.100.1", 70)
     other = _anonymous(proxied_hub, "198.51.100.2", 3)
 
     [event] = graphql_events_of(proxied_hub, rid)
     assert event.client_address == "203.0.113.9"
-    assert [status for _, status in first[:60]] == [401] * 60
-    assert {status for _, status in first[60:]} == {429}
+    _within_refill([status for _, status in first], started)
     assert [status for _, status in other] == [401] * 3  # another client behind the proxy
     addresses = {e.client_address for e in events_of(proxied_hub, *(rid for rid, _ in first))}
     assert addresses == {"198.51.100.1"}
