@@ -76,9 +76,9 @@ class Settings(BaseSettings):
     max_string_length: int = Field(default=256, ge=16)  # any string argument
     # Execution and load
     execution_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
-    max_in_flight: int = Field(default=8, ge=1)  # requests running at once, per worker
+    max_in_flight: int = Field(default=32, ge=1)  # requests running at once, per worker
     max_queued: int = Field(default=512, ge=0)  # requests waiting for a slot, per worker
-    queue_timeout_seconds: float = Field(default=5.0, gt=0)
+    queue_timeout_seconds: float = Field(default=10.0, gt=0)
     # Callers
     anonymous_requests_per_minute: int = Field(default=60, ge=1)  # per address, no token
     forwarded_allow_ips: str = ""  # comma-separated proxy addresses/networks whose XFF counts

