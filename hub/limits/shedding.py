@@ -3,9 +3,11 @@
 At most `max_in_flight` requests run at once (enough for the audit trail's group commit to
 gather full batches; GraphQL itself is CPU-bound, and more at once only makes each slower);
 others wait in a queue of at most `max_queued`, each at most `queue_timeout` seconds. A request that would not get a slot in time is refused at once, with 503 and
-Retry-After: when the queue is full, or when the queue ahead of it, at the recent pace of
-service, would take longer than `queue_timeout` to drain. So an overloaded worker answers
-the excess immediately instead of letting every request wait and then fail.
+Retry-After: when the queue is full; when the queue ahead of it, at the recent pace of
+service, would take longer than `queue_timeout` to drain; or when the requests that waited
+lately waited more than half of it (the queue is standing, as CoDel would say). So an
+overloaded worker answers the excess immediately instead of letting every request wait and
+then fail; once the queue drains, requests are admitted again.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Admission:
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._queued = 0
         self._held = 0.05  # seconds a request holds its slot, on average lately
+        self._waited = 0.0  # seconds the requests that queued lately waited, on average
         self._running: dict[int, float] = {}  # when each running request got its slot
         self._tokens = itertools.count()
 
@@ -60,6 +63,7 @@ class Admission:
             await self._wait()
         else:
             await self._slots.acquire()  # free: returns at once
+            self._note_wait(0.0)
         started = time.perf_counter()
         token = next(self._tokens)
         self._running[token] = started
@@ -74,15 +78,23 @@ class Admission:
     async def _wait(self) -> None:
         if self._queued >= self.max_queued:
             raise self._full("too many requests are waiting")
-        if self.expected_wait * MARGIN > self.queue_timeout:
+        standing = self._waited > self.queue_timeout / 2
+        if standing or self.expected_wait * MARGIN > self.queue_timeout:
             raise self._full("the hub is busy")
         self._queued += 1
+        started = time.perf_counter()
         try:
             await asyncio.wait_for(self._slots.acquire(), self.queue_timeout)
         except TimeoutError:
+            self._note_wait(self.queue_timeout)
             raise self._full("the hub is busy") from None
+        else:
+            self._note_wait(time.perf_counter() - started)
         finally:
             self._queued -= 1
+
+    def _note_wait(self, waited: float) -> None:
+        self._waited += SMOOTHING * (waited - self._waited)
 
     @staticmethod
     def _full(why: str) -> Refusal:
