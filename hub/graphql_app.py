@@ -213,7 +213,13 @@ def _timed_out(seconds: float) -> ExecutionResult:
 
 
 def _graphql_response_json(request: Request) -> bool:
-    return wants_graphql_response_json(request.headers.get("accept"))
+    state = request.scope.setdefault("state", {})
+    wanted: bool | None = state.get("graphql_response_json")
+    if wanted is None:
+        wanted = state["graphql_response_json"] = wants_graphql_response_json(
+            request.headers.get("accept")
+        )
+    return wanted
 
 
 def _answers_graphql_response_json(request: Request, response: Response | WebSocket) -> bool:

@@ -43,8 +43,8 @@ row_scope = "district"
 cost_budget_per_minute = 1_000_000_000_000
 """
 CONCURRENCY = 8
-DURATION = 6.0
-ROUNDS = 4
+DURATION = 8.0
+ROUNDS = 6
 RESIDENTS = 300
 
 
