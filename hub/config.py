@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # Revocations made by another process (worker, CLI) are honoured within this many seconds.
     revocation_refresh_seconds: float = Field(default=5.0, ge=0, le=300)
+    # totalCount of resident lists is kept this long (0: counted on every request).
+    count_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     # External OpenID Connect issuers whose access tokens the hub accepts, as JSON:
     # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "roles_claim": "roles"}]
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)

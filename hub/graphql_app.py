@@ -46,6 +46,7 @@ from hub.limits.refusals import Refusal, bad_request
 from hub.limits.requests import GRAPHQL_RESPONSE_JSON, GraphQLRequest, wants_graphql_response_json
 from hub.limits.runtime import LimitsRuntime
 from hub.request_headers import request_id_of, request_purpose
+from hub.storage.counts import CountCache
 from hub.storage.session import RequestDatabase
 from schema.build import SUBGRAPHS, UNIFIED, build_schema
 from schema.context import Context, RequestInfo
@@ -91,6 +92,7 @@ class HubGraphQL(GraphQL[Context, None]):
         self.endpoint = endpoint
         self.authenticator = authenticator
         self.limits = limits
+        self.counts = CountCache(settings.count_cache_seconds)
 
     request_adapter_class = _RequestAdapter
 
@@ -122,6 +124,7 @@ class HubGraphQL(GraphQL[Context, None]):
             request=info,
             max_page_size=self.settings.max_page_size,
             limits=self.limits.for_caller(caller),
+            counts=self.counts,
         )
 
     async def parse_http_body(

@@ -17,6 +17,7 @@ from hub.auth.caller import Caller
 from hub.limits.quotas import HarvestQuota
 from hub.limits.runtime import RequestLimits
 from hub.request_headers import Purpose
+from hub.storage.counts import CountCache
 from hub.storage.session import RequestDatabase
 from schema.loads import Loaders, LoadScope
 
@@ -44,6 +45,7 @@ class Context:
     request: RequestInfo = field(default_factory=RequestInfo)
     max_page_size: int = 500
     ledger: AccessLedger = field(default_factory=AccessLedger)
+    counts: CountCache = field(default_factory=lambda: CountCache(0))  # 0: count every time
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
     # What the caller may spend (cost, rate, quota), and today's harvest quota once loaded:
     # executors call `quota.allows(resident_id)` before serving a PII or sensitive field.

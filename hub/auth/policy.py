@@ -29,11 +29,16 @@ KNOWN_SCOPES = frozenset(
         "police:sensitive",
         "audit:read",
         "admin",
+        "cases:read",
+        "cases:write",
+        "visits:write",
+        "kpi:read",
+        "schema:read",
     }
 )
 
 # Scopes that grant no resident data; requests using only these need no purpose.
-NON_RESIDENT_SCOPES = frozenset({"grid:read", "audit:read", "admin"})
+NON_RESIDENT_SCOPES = frozenset({"grid:read", "audit:read", "admin", "kpi:read", "schema:read"})
 
 # Scopes of personal or sensitive data: reading such a field counts towards harvest quotas.
 HARVEST_SCOPES = frozenset({"resident:pii", "health:sensitive", "police:sensitive"})

@@ -14,6 +14,21 @@ from hub.storage.models.connectors import (
     RunStatus,
 )
 from hub.storage.models.core import Grid, GridMember, Household, Resident, ResidentTagRow
+from hub.storage.models.governance import (
+    Case,
+    CaseAssignment,
+    CaseHousehold,
+    CaseResident,
+    CaseTrace,
+    IdempotencyKey,
+    JointMeeting,
+    JointMeetingCase,
+    JointMeetingParticipant,
+    Patrol,
+    PatrolFinding,
+    Visit,
+    VisitResident,
+)
 from hub.storage.models.limits import HarvestAlert, HarvestRead, RateBucket
 from hub.storage.models.oauth import (
     CLIENT_AUTH_METHODS,
@@ -46,6 +61,11 @@ __all__ = [
     "AuditChain",
     "AuditEvent",
     "AuditResidentAccess",
+    "Case",
+    "CaseAssignment",
+    "CaseHousehold",
+    "CaseResident",
+    "CaseTrace",
     "ChronicCondition",
     "ConnectorRun",
     "ConnectorState",
@@ -56,8 +76,14 @@ __all__ = [
     "HarvestRead",
     "Household",
     "HouseholdRegistration",
+    "IdempotencyKey",
     "InsuranceEnrollment",
+    "JointMeeting",
+    "JointMeetingCase",
+    "JointMeetingParticipant",
     "OAuthClient",
+    "Patrol",
+    "PatrolFinding",
     "PersonFlag",
     "QuarantineReason",
     "QuarantinedRecord",
@@ -71,4 +97,6 @@ __all__ = [
     "SourceRecord",
     "UsedClientAssertion",
     "Vaccination",
+    "Visit",
+    "VisitResident",
 ]
