@@ -1,7 +1,7 @@
 """Limits shared by workers and replicas: cost buckets, daily harvest reads and their alerts.
 
 Revision ID: 0645449283dc
-Revises: 2e8daf16e31d
+Revises: ed411f06da84
 Create Date: 2026-12-01 02:41:23.727568+00:00
 """
 
@@ -13,7 +13,7 @@ import hub.storage.base
 from alembic import op
 
 revision: str = "0645449283dc"
-down_revision: str | None = "2e8daf16e31d"
+down_revision: str | None = "ed411f06da84"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

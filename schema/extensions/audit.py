@@ -141,6 +141,7 @@ class AuditExtension(SchemaExtension):
             fields=sorted(context.ledger.allowed_fields),
             denied_paths=context.ledger.denied_paths,
             error_codes=codes,
+            issuer=caller.issuer,
         )
 
 
