@@ -64,6 +64,38 @@ class Settings(BaseSettings):
     audit_checkpoint_dir: Path | None = None  # default: <var_dir>/audit-checkpoints/
     audit_witness_url: str | None = None
 
+    # Limits (README, "Limits"): every bound a caller can reach, with its default.
+    limits_enabled: bool = True  # off only to measure their cost (`make bench`)
+    # HTTP, before any GraphQL work
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # all header lines together
+    max_header_value_bytes: int = Field(default=16 * 1024, ge=256)  # one header
+    max_headers: int = Field(default=64, ge=8)
+    max_variables_depth: int = Field(default=16, ge=2)
+    allow_get_queries: bool = False
+    # The document, while parsing
+    max_document_chars: int = Field(default=32 * 1024, ge=256)
+    max_tokens: int = Field(default=1000, ge=50)
+    max_operations: int = Field(default=8, ge=1)
+    max_fragments: int = Field(default=64, ge=0)  # definitions, inline fragments and spreads
+    max_directives: int = Field(default=32, ge=0)  # in the whole document
+    max_depth: int = Field(default=12, ge=2)
+    max_aliases: int = Field(default=30, ge=0)
+    max_fields: int = Field(default=500, ge=10)  # field selections in the whole document
+    # Static cost, before execution (declared in the SDL with @cost / @listSize)
+    max_cost: int = Field(default=10_000, ge=1)
+    max_resident_nodes: int = Field(default=500, ge=1)
+    max_string_length: int = Field(default=256, ge=16)  # any string argument
+    # Execution and load
+    execution_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    max_in_flight: int = Field(default=32, ge=1)  # requests running at once, per worker
+    max_queued: int = Field(default=512, ge=0)  # requests waiting for a slot, per worker
+    queue_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Callers
+    anonymous_requests_per_minute: int = Field(default=60, ge=1)  # per address, no token
+    forwarded_allow_ips: str = ""  # comma-separated proxy addresses/networks whose XFF counts
+    client_secret_key: SecretStr | None = None  # keyed hash of client secrets; required in prod
+
     @property
     def signing_keys_dir(self) -> Path:
         return self.keys_dir or self.var_dir / "keys"

@@ -20,7 +20,7 @@ from graphql import GraphQLError, GraphQLField, GraphQLObjectType
 from strawberry.federation.schema_directives import RequiresScopes
 from strawberry.schema import Schema
 
-from hub.auth.policy import NON_RESIDENT_SCOPES
+from hub.auth.policy import HARVEST_SCOPES, NON_RESIDENT_SCOPES
 from schema.errors import FORBIDDEN, PURPOSE_REQUIRED, ForbiddenError, PurposeRequiredError
 
 Alternatives = tuple[frozenset[str], ...]
@@ -51,6 +51,7 @@ class FieldRule:
     coordinate: str  # Type.field
     alternatives: Alternatives
     resident_data: bool
+    harvest: bool = False  # PII or sensitive: counts towards the caller's harvest quota
 
     @property
     def forbidden(self) -> Refusal:
@@ -134,13 +135,18 @@ class AccessRules:
                 coordinate = f"{type_.name}.{name}"
                 if alternatives := declared_scopes(field):
                     resident_data = any(scopes - NON_RESIDENT_SCOPES for scopes in alternatives)
-                    fields[coordinate] = FieldRule(coordinate, alternatives, resident_data)
+                    harvest = any(scopes & HARVEST_SCOPES for scopes in alternatives)
+                    fields[coordinate] = FieldRule(coordinate, alternatives, resident_data, harvest)
                 if declared := _declared_arguments(field):
                     arguments[coordinate] = tuple(
                         _argument_rule(coordinate, field, argument, scope)
                         for argument, scope in declared.items()
                     )
         return cls(fields=fields, arguments=arguments)
+
+    def harvested(self) -> frozenset[str]:
+        """Coordinates whose reading counts towards harvest quotas (PII, sensitive)."""
+        return frozenset(c for c, rule in self.fields.items() if rule.harvest)
 
     def protected(self) -> dict[str, Alternatives]:
         """`Type.field` → declared scopes, for every protected field."""

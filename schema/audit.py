@@ -23,6 +23,7 @@ from hub.audit.status import ChainStatus, chain_statuses
 from hub.errors import NotFoundError
 from hub.identity import IdNumberError, normalize_id_number
 from hub.storage import residents
+from schema.cost import assumed, paged
 from schema.department import Info
 from schema.errors import BadUserInputError
 from schema.pagination import PageInfo, check_page_size
@@ -227,7 +228,7 @@ class ResidentAccess:
 @strawberry.type(description="Who accessed one resident's data (what the resident may be shown).")
 class ResidentAccessReport:
     resident_id: strawberry.ID
-    accesses: list[ResidentAccess]
+    accesses: list[ResidentAccess] = strawberry.field(directives=[assumed(100)])
 
 
 @strawberry.type(
@@ -299,7 +300,9 @@ def _cursor_id(after: str | None) -> int | None:
 
 @strawberry.type
 class AuditQuery:
-    @federation.field(requires_scopes=AUDIT, description="Audit events, newest first.")
+    @federation.field(
+        requires_scopes=AUDIT, description="Audit events, newest first.", directives=[paged()]
+    )
     async def audit_events(
         self,
         info: Info,
@@ -362,6 +365,7 @@ class AuditQuery:
     @federation.field(
         requires_scopes=AUDIT,
         description="Each chain's last checkpoint and whether the events since it verify.",
+        directives=[assumed(10)],
     )
     async def audit_chain_status(self, info: Info) -> list[AuditChainStatus] | None:
         async with info.context.database.connect() as connection:

@@ -8,12 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry import federation
-from strawberry.extensions import (
-    AddValidationRules,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -23,17 +18,21 @@ from strawberry.types.field import StrawberryField
 from schema.access import AccessRules
 from schema.audit import AuditQuery
 from schema.context import Info
+from schema.cost import CostModel
 from schema.department import DepartmentSchema
 from schema.departments import DEPARTMENTS
 from schema.errors import EXPECTED_CODES
 from schema.execution.compiled import CompiledExecutor
 from schema.execution.standard import StandardExecutor, guard
+from schema.extensions.cost_report import CostReport
+from schema.extensions.document_limits import DocumentCache, DocumentLimitsExtension
 from schema.extensions.error_codes import ErrorCodes, logger
-from schema.extensions.limits import LIMIT_RULES
 from schema.extensions.operation_scope import OperationScope
 from schema.governance import GovernanceMutation, GovernanceQuery, GovernanceSubscription
 from schema.query import CoreQuery
 from schema.resident import RESIDENTS, Resident
+from schema.rules.limits import DocumentLimits
+from schema.scalars import SCALAR_OVERRIDES
 
 # The roots: one line per domain that contributes root fields.
 Query = merge_types("Query", (CoreQuery, AuditQuery, GovernanceQuery))
@@ -59,6 +58,7 @@ class HubSchema(federation.Schema):
     """
 
     access_rules: AccessRules
+    cost_model: CostModel
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -83,16 +83,22 @@ class CoreSchema(HubSchema):
 ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]
 
 
-def _extensions(production: bool, extra: Sequence[ExtensionFactory]) -> list[Any]:
+def _extensions(
+    production: bool, limits: DocumentLimits | None, extra: Sequence[ExtensionFactory]
+) -> list[Any]:
     # The audit extension (in `extra`) enters first and exits last: it reads the context
     # OperationScope sets up, after OperationScope has released the database connection.
+    # DocumentLimitsExtension parses (within the limits); CostReport must follow
+    # ValidationCache, whose errors it reads before the operation runs.
+    common = [*extra, lambda: ErrorCodes(mask_internal=production), OperationScope]
+    if limits is None:  # no limits (only to measure what they cost): plain cached parsing
+        return [*common, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
+    documents = DocumentCache(limits)
     return [
-        *extra,
-        lambda: ErrorCodes(mask_internal=production),
-        OperationScope,
-        lambda: AddValidationRules(LIMIT_RULES),
-        lambda: ParserCache(maxsize=512),
+        *common,
+        lambda: DocumentLimitsExtension(cache=documents),
         lambda: ValidationCache(maxsize=512),
+        CostReport,
     ]
 
 
@@ -118,19 +124,25 @@ def build_schema(
     *,
     production: bool = False,
     extensions: Sequence[ExtensionFactory] = (),
+    limits: DocumentLimits | None = DocumentLimits(),  # noqa: B008 (frozen: shared safely)
     executor: type[StandardExecutor] | None = None,
 ) -> HubSchema:
     """The unified schema (`name="unified"`) or one federation subgraph by name.
 
     Queries run on the compiled path unless `executor` names another (the standard one).
+    `limits=None` builds it without document limits and cost analysis (`make bench` only).
     """
     options: dict[str, Any] = {
-        "extensions": _extensions(production, extensions),
+        "extensions": _extensions(production, limits, extensions),
         "config": _config(),
         "execution_context_class": executor or CompiledExecutor,
+        "scalar_overrides": SCALAR_OVERRIDES,
     }
     schema = _schema(name, options)
     schema.access_rules = AccessRules.from_schema(schema)
+    schema.cost_model = CostModel.from_schema(
+        schema._schema, harvest=schema.access_rules.harvested()
+    )
     guard(schema, schema.access_rules)
     return schema
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,6 +15,8 @@ from starlette.responses import Response
 from hub.audit.ledger import AccessLedger
 from hub.auth.caller import Caller
 from hub.governance.events import EventBus
+from hub.limits.quotas import HarvestQuota
+from hub.limits.runtime import RequestLimits
 from hub.request_headers import Purpose
 from hub.storage.counts import CountCache
 from hub.storage.session import RequestDatabase
@@ -31,6 +34,7 @@ class RequestInfo:
     client_address: str | None = None
     response: Response | None = None  # the response under construction (status, headers)
     connection: HTTPConnection | None = None  # the HTTP request or websocket
+    deadline: asyncio.Timeout | None = None  # the execution timeout, while it runs
 
 
 @dataclass
@@ -45,6 +49,10 @@ class Context:
     counts: CountCache = field(default_factory=lambda: CountCache(0))  # 0: count every time
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
     events: EventBus | None = None  # case events, for subscriptions
+    # What the caller may spend (cost, rate, quota), and today's harvest quota once loaded:
+    # executors call `quota.allows(resident_id)` before serving a PII or sensitive field.
+    limits: RequestLimits = field(default_factory=RequestLimits)
+    quota: HarvestQuota = field(default_factory=HarvestQuota)
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
     @property
@@ -54,7 +62,10 @@ class Context:
     def for_operation(self) -> Context:
         """A copy for one more operation on the same connection: same caller, fresh state."""
         return dataclasses.replace(
-            self, database=RequestDatabase(self.database.engine), ledger=AccessLedger()
+            self,
+            database=RequestDatabase(self.database.engine),
+            ledger=AccessLedger(),
+            quota=HarvestQuota(),
         )
 
     def fresh_loads(self) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 import strawberry
 
 from hub.storage import models
+from schema.cost import assumed
 from schema.department import DepartmentSchema
 from schema.enums import SchoolStage, SchoolStatus
 from schema.loads import derived, loaded
-from schema.records import DepartmentRecord, records
+from schema.records import RECORDS, DepartmentRecord, records
 
 
 @strawberry.type(description="学籍: enrollment at one school.")
@@ -35,6 +36,7 @@ class EducationProfile:
     enrollments: list[SchoolEnrollment] = loaded(
         records(models.SchoolEnrollment, SchoolEnrollment),
         graphql_type=list[SchoolEnrollment],
+        directives=[assumed(RECORDS)],
         description="School enrollments, newest first.",
     )
 

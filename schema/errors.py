@@ -19,6 +19,9 @@ UNAUTHENTICATED = ErrorCode.UNAUTHENTICATED.value
 PURPOSE_REQUIRED = ErrorCode.PURPOSE_REQUIRED.value
 QUERY_TOO_COMPLEX = ErrorCode.QUERY_TOO_COMPLEX.value
 RATE_LIMITED = ErrorCode.RATE_LIMITED.value
+QUOTA_EXCEEDED = ErrorCode.QUOTA_EXCEEDED.value
+TIMEOUT = ErrorCode.TIMEOUT.value
+UNAVAILABLE = ErrorCode.UNAVAILABLE.value
 INTERNAL_SERVER_ERROR = ErrorCode.INTERNAL_SERVER_ERROR.value
 
 __all__ = [
@@ -28,11 +31,15 @@ __all__ = [
     "INTERNAL_SERVER_ERROR",
     "PURPOSE_REQUIRED",
     "QUERY_TOO_COMPLEX",
+    "QUOTA_EXCEEDED",
     "RATE_LIMITED",
+    "TIMEOUT",
     "UNAUTHENTICATED",
+    "UNAVAILABLE",
     "BadUserInputError",
     "ForbiddenError",
     "PurposeRequiredError",
+    "QuotaExceededError",
 ]
 
 
@@ -55,3 +62,14 @@ class PurposeRequiredError(GraphQLError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, extensions={"code": PURPOSE_REQUIRED})
+
+
+class QuotaExceededError(GraphQLError):
+    """The caller has read as many residents' PII or sensitive fields today as its quota allows."""
+
+    def __init__(self, coordinate: str, limit: int | None) -> None:
+        super().__init__(
+            f"`{coordinate}` is refused: this client has read the personal or sensitive data of "
+            f"{limit} residents today, its daily quota; ask an administrator if that is too few",
+            extensions={"code": QUOTA_EXCEEDED},
+        )

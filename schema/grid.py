@@ -10,6 +10,7 @@ from strawberry import federation
 
 from hub.storage import grids
 from schema.context import Info
+from schema.cost import assumed, paged
 from schema.enums import GridLevel, GridPost, MemberKind
 from schema.loads import Batch, Load, loaded
 
@@ -66,12 +67,14 @@ class Grid:
         Load(CHILDREN, key="code", convert=lambda row: Grid.from_row(row)),
         graphql_type=list[Annotated["Grid", strawberry.lazy("schema.grid")]],
         description="The grids one level down.",
+        directives=[assumed(100)],
     )
     members: list[GridMember] | None = loaded(
         Load(MEMBERS, key="code", convert=GridMember.from_row),
         graphql_type=list[GridMember] | None,
         description="The responsibility board (责任牌).",
         requires_scopes=[["grid:read"]],
+        directives=[assumed(10)],
     )
     resident_count: int | None = loaded(
         Load(RESIDENT_COUNTS, key="path"),
@@ -83,6 +86,7 @@ class Grid:
     @federation.field(
         requires_scopes=[["resident:basic"]],
         description="Residents living in this grid's subtree, in a stable order.",
+        directives=[paged()],
     )
     async def residents(
         self,

@@ -8,10 +8,11 @@ from typing import Any
 import strawberry
 
 from hub.storage import models
+from schema.cost import assumed
 from schema.department import DepartmentSchema
 from schema.enums import ConditionStatus, ContractStatus
 from schema.loads import derived, first_where, loaded
-from schema.records import DepartmentRecord, records
+from schema.records import RECORDS, DepartmentRecord, records
 
 
 @strawberry.type(description="家庭医生签约: a family doctor contract.")
@@ -58,6 +59,7 @@ class HealthProfile:
     family_doctor_contracts: list[FamilyDoctorContract] = loaded(
         records(models.FamilyDoctorContract, FamilyDoctorContract),
         graphql_type=list[FamilyDoctorContract],
+        directives=[assumed(RECORDS)],
         description="Family doctor contracts, newest first.",
     )
     family_doctor: FamilyDoctorContract | None = loaded(
@@ -73,11 +75,13 @@ class HealthProfile:
     vaccinations: list[Vaccination] = loaded(
         records(models.Vaccination, Vaccination),
         graphql_type=list[Vaccination],
+        directives=[assumed(RECORDS)],
         description="Vaccine doses, newest first.",
     )
     chronic_conditions: list[ChronicCondition] | None = loaded(
         records(models.ChronicCondition, ChronicCondition),
         graphql_type=list[ChronicCondition] | None,
+        directives=[assumed(RECORDS)],
         description="Chronic conditions under management. Sensitive.",
         requires_scopes=[["health:sensitive"]],
     )

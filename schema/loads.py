@@ -133,8 +133,10 @@ def loaded(
     graphql_type: Any,
     description: str | None = None,
     requires_scopes: list[list[str]] | None = None,
+    directives: Sequence[object] = (),
 ) -> Any:
-    """A strawberry field whose value is `load`; `requires_scopes` as `@requiresScopes`."""
+    """A strawberry field whose value is `load`; `requires_scopes` as `@requiresScopes`,
+    `directives` as further schema directives (a list's `@listSize`)."""
 
     async def resolve(root: Any, info: strawberry.Info) -> Any:
         key = load.key_of(root)
@@ -143,7 +145,7 @@ def loaded(
         fetched = await info.context.loaders.load(load.batch, key)
         return load.value(fetched)
 
-    return _declared(resolve, {LOAD: load}, graphql_type, description, requires_scopes)
+    return _declared(resolve, {LOAD: load}, graphql_type, description, requires_scopes, directives)
 
 
 def derived(
@@ -175,6 +177,7 @@ def _declared(
     graphql_type: Any,
     description: str | None,
     requires_scopes: list[list[str]] | None,
+    directives: Sequence[object] = (),
 ) -> Any:
     made: StrawberryField
     if requires_scopes is not None:
@@ -184,10 +187,15 @@ def _declared(
             description=description,
             requires_scopes=requires_scopes,
             metadata=metadata,
+            directives=directives,
         )
     else:
         made = strawberry.field(
-            resolver=resolve, graphql_type=graphql_type, description=description, metadata=metadata
+            resolver=resolve,
+            graphql_type=graphql_type,
+            description=description,
+            metadata=metadata,
+            directives=directives,
         )
     return made
 

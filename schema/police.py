@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from hub.storage import models
+from schema.cost import assumed
 from schema.department import DepartmentSchema
 from schema.enums import (
     HouseholdRelation,
@@ -17,7 +18,7 @@ from schema.enums import (
     RegistrationType,
 )
 from schema.loads import derived, loaded, newest
-from schema.records import DepartmentRecord, records
+from schema.records import RECORDS, DepartmentRecord, records
 
 
 @strawberry.type(description="户籍: registration in the household register.")
@@ -70,6 +71,7 @@ class PoliceProfile:
     flags: list[PersonFlag] | None = loaded(
         records(models.PersonFlag, PersonFlag),
         graphql_type=list[PersonFlag] | None,
+        directives=[assumed(RECORDS)],
         description="Sensitive flags.",
         requires_scopes=[["police:sensitive"]],
     )

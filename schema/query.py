@@ -9,6 +9,7 @@ from hub.identity import IdNumberError, normalize_id_number
 from hub.storage import grids, residents
 from schema.access import argument_scopes
 from schema.context import Info
+from schema.cost import assumed, paged
 from schema.enums import GridLevel
 from schema.errors import BadUserInputError
 from schema.grid import Grid, get_grid
@@ -87,6 +88,7 @@ class CoreQuery:
     @federation.field(
         requires_scopes=[["resident:basic"]],
         description="Residents the caller may see, optionally within one grid's subtree.",
+        directives=[paged()],
     )
     async def residents(
         self,
@@ -113,7 +115,11 @@ class CoreQuery:
     async def grid(self, info: Info, code: strawberry.ID) -> Grid | None:
         return await get_grid(info, str(code))
 
-    @federation.field(requires_scopes=[["grid:read"]], description="Grids by level and/or parent.")
+    @federation.field(
+        requires_scopes=[["grid:read"]],
+        description="Grids by level and/or parent.",
+        directives=[assumed(100)],
+    )
     async def grids(
         self, info: Info, level: GridLevel | None = None, parent: strawberry.ID | None = None
     ) -> list[Grid] | None:

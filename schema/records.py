@@ -17,6 +17,10 @@ from schema.loads import Batch, Load, LoadScope, every
 
 T = TypeVar("T")
 
+# A resident's records of one kind, as costed (`@listSize(assumedSize:)`): vaccine doses run
+# to a couple of dozen for a child, most kinds to one or two.
+RECORDS = 10
+
 
 @strawberry.interface(description="A record held by a department system, with its provenance.")
 class DepartmentRecord:

@@ -13,6 +13,7 @@ from hub.clock import age_on
 from hub.identity import mask_id_number
 from hub.storage import residents
 from schema.context import Info
+from schema.cost import assumed
 from schema.departments import DEPARTMENTS
 from schema.enums import Department, Gender, ResidentTag
 from schema.errors import BadUserInputError
@@ -20,6 +21,7 @@ from schema.grid import GRIDS, Grid
 from schema.loads import Batch, Load, loaded
 from schema.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
 
+MAX_AGE = 150
 BASIC = [["resident:basic"]]
 PII = [["resident:pii"]]
 
@@ -106,6 +108,7 @@ class CoreResidentFields:
         graphql_type=list[RecordSource] | None,
         description="Which department systems the resident's records came from, and when.",
         requires_scopes=BASIC,
+        directives=[assumed(10)],
     )
 
 
@@ -157,6 +160,16 @@ class ResidentFilterInput:
     has_records_in: list[Department] | None = None
 
     def to_criteria(self) -> residents.ResidentFilter:
+        for name, age in (("minAge", self.min_age), ("maxAge", self.max_age)):
+            if age is not None and not 0 <= age <= MAX_AGE:
+                raise BadUserInputError(
+                    f"`filter.{name}` must be between 0 and {MAX_AGE}, got {age}", argument=name
+                )
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            raise BadUserInputError(
+                f"`filter.minAge` ({self.min_age}) is above `filter.maxAge` ({self.max_age})",
+                argument="minAge",
+            )
         return residents.ResidentFilter(
             name_prefix=self.name_prefix,
             tag=self.tag,

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 
 from hub.storage import models
+from schema.cost import assumed
 from schema.department import DepartmentSchema
 from schema.enums import (
     AssistanceType,
@@ -18,7 +19,7 @@ from schema.enums import (
     InsuranceType,
 )
 from schema.loads import derived, loaded
-from schema.records import DepartmentRecord, records
+from schema.records import RECORDS, DepartmentRecord, records
 
 
 @strawberry.type(description="社会保险参保: enrollment in one insurance.")
@@ -52,11 +53,13 @@ class SocialSecurityProfile:
     insurance_enrollments: list[InsuranceEnrollment] = loaded(
         records(models.InsuranceEnrollment, InsuranceEnrollment),
         graphql_type=list[InsuranceEnrollment],
+        directives=[assumed(RECORDS)],
         description="Insurance enrollments, newest first.",
     )
     assistance_grants: list[AssistanceGrant] = loaded(
         records(models.AssistanceGrant, AssistanceGrant),
         graphql_type=list[AssistanceGrant],
+        directives=[assumed(RECORDS)],
         description="Social assistance grants, newest first.",
     )
 

@@ -218,6 +218,7 @@ class GraphQLClient:
     http: httpx.AsyncClient
     headers: dict[str, str] = field(default_factory=dict)
     path: str = "/graphql"
+    extensions: dict[str, Any] = field(default_factory=dict)  # of the last answer
 
     async def __call__(
         self, query: str, variables: dict[str, Any] | None = None, *, path: str | None = None
@@ -226,6 +227,8 @@ class GraphQLClient:
         response = await self.http.post(path or self.path, json=body, headers=self.headers)
         assert response.headers["content-type"].startswith("application/json"), response.text
         result: dict[str, Any] = response.json()
+        # Every answer reports its cost; tests of the data compare `data` and `errors` only.
+        self.extensions = result.pop("extensions", {})
         return result
 
 
@@ -290,6 +293,7 @@ async def app(
     assert DIFFERENCES == [], "the compiled and standard executors answered differently"
     if app.state.audit is not None:  # what the lifespan does when a server stops
         await app.state.audit.writer.stop()
+    await app.state.limits.close()
     await app.state.engine.dispose()
 
 

@@ -40,7 +40,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from types import FrameType
 
-__all__ = ["PostgresNotFoundError", "main", "throwaway_cluster"]
+__all__ = [
+    "PostgresNotFoundError",
+    "ThrowawayServer",
+    "main",
+    "throwaway_cluster",
+    "throwaway_server",
+]
 
 URL_ENV = "HUB_TEST_DATABASE_URL"
 REQUIRE_ENV = "HUB_REQUIRE_POSTGRES"
@@ -231,6 +237,32 @@ def _shielded_from_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@dataclass
+class ThrowawayServer:
+    """A running throwaway cluster that a test may stop and start again (an outage)."""
+
+    url: str
+    port: int
+    _cluster: _Cluster
+
+    def stop(self) -> None:
+        """Stop the server now (fast mode: open connections are cut)."""
+        self._cluster.run("pg_ctl", "-D", str(self._cluster.data), "-m", "fast", "-w", "stop")
+
+    def start(self) -> None:
+        """Start it again on the same port."""
+        if not self._cluster.start(self.port):
+            raise ClusterError(f"PostgreSQL did not restart:\n{_tail(self._cluster.log)}")
+
+
+@contextmanager
+def throwaway_server() -> Iterator[ThrowawayServer]:
+    """Like `throwaway_cluster`, yielding a handle that can stop and start the server."""
+    with _throwaway() as (cluster, port):
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+        yield ThrowawayServer(url, port, cluster)
+
+
 @contextmanager
 def throwaway_cluster() -> Iterator[str]:
     """Start a fresh PostgreSQL cluster; yield its `postgresql+asyncpg://` URL.
@@ -239,6 +271,12 @@ def throwaway_cluster() -> Iterator[str]:
     the cluster cannot be created or started.  The cluster is always stopped and its
     directory removed afterwards.
     """
+    with _throwaway() as (_, port):
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+
+
+@contextmanager
+def _throwaway() -> Iterator[tuple[_Cluster, int]]:
     bindir = find_bindir()
     run_as = _run_as()
     root = Path(tempfile.mkdtemp(prefix="hub-pg-"))
@@ -255,7 +293,7 @@ def throwaway_cluster() -> Iterator[str]:
             cluster.stop()
         else:
             raise ClusterError(f"PostgreSQL did not start; server log:\n{_tail(cluster.log)}")
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+        yield cluster, port
     finally:
         with _shielded_from_sigint():
             try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import itertools
 import re
 from typing import Any
 
@@ -45,6 +46,8 @@ _SENSITIVE_NAME = re.compile(r"(id_?number|id_?card|sfzh|phone|mobile|tel)", re.
 _HALF_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ\u3000－", "0123456789Xx -")
 MAX_STRING = 256
 MAX_DEPTH = 8
+MAX_MATCHED = 64  # longer strings cannot match the ID or phone patterns above
+MAX_ITEMS = 50  # of a list or an object: a variable of 20,000 items is kept as its first 50
 # Column widths of the free-text fields a record carries (hub/storage/models/audit.py).
 TEXT_FIELDS = {
     "request_id": 64,
@@ -114,9 +117,18 @@ class Redactor:
         if depth > MAX_DEPTH:
             return "[nested too deep]"
         if isinstance(value, dict):
-            return {self.text(str(k)): self._value(str(k), v, depth + 1) for k, v in value.items()}
+            kept = dict(itertools.islice(value.items(), MAX_ITEMS))
+            redacted = {
+                self.text(str(k)): self._value(str(k), v, depth + 1) for k, v in kept.items()
+            }
+            if len(value) > MAX_ITEMS:
+                redacted["…"] = f"[{len(value) - MAX_ITEMS} more entries]"
+            return redacted
         if isinstance(value, list):
-            return [self._value(name, item, depth + 1) for item in value]
+            items = [self._value(name, item, depth + 1) for item in value[:MAX_ITEMS]]
+            if len(value) > MAX_ITEMS:
+                items.append(f"[{len(value) - MAX_ITEMS} more items]")
+            return items
         if isinstance(value, str):
             return self._string(name, value)
         if isinstance(value, int) and not isinstance(value, bool):
@@ -134,7 +146,10 @@ class Redactor:
 
     def _string(self, name: str, value: str) -> str:
         if _SENSITIVE_NAME.search(name):
-            plain = value.translate(_HALF_WIDTH).strip()
+            stripped = value.strip()
+            if len(stripped) > MAX_MATCHED:  # too long to be a number: spare translating it
+                return self.keyed_hash(stripped)
+            plain = stripped.translate(_HALF_WIDTH).strip()
             number = _NUMBERS.fullmatch(plain)
             if number is not None and number.lastgroup != "opaque":
                 return self.number_token(plain)

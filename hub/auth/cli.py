@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from hub.auth import clients
 from hub.auth.clients import ClientAuthMethod, ClientError
 from hub.auth.keys import Algorithm, KeyStore, KeyStoreError, SigningKey
+from hub.auth.passwords import ClientSecretHasher, ClientSecretKeyError
 from hub.auth.policy import Policy, PolicyError, load_policy
 from hub.cli_support import one_line_errors, print_json, run_with_engine, settings_from_environment
 from hub.config import Settings
@@ -81,8 +82,10 @@ def clients_add(
     as_json: JsonOption = False,
 ) -> None:
     """Register a client and print its id and secret (the secret is shown only this once)."""
-    with one_line_errors(ClientError, KeyStoreError, PolicyError):
+    with one_line_errors(ClientError, KeyStoreError, PolicyError, ClientSecretKeyError):
         key_set = _read_jwks(jwks) if jwks is not None else None
+        settings = settings_from_environment()
+        hasher = ClientSecretHasher.from_settings(settings)
 
         async def add(session: AsyncSession, policy: Policy) -> tuple[OAuthClient, str | None]:
             return await clients.register_client(
@@ -94,9 +97,10 @@ def clients_add(
                 auth_method=auth_method,
                 jwks=key_set,
                 policy=policy,
+                hasher=hasher,
             )
 
-        client, secret = _with_session(settings_from_environment(), add)
+        client, secret = _with_session(settings, add)
     _print_credentials(client.client_id, secret, as_json=as_json)
 
 
@@ -145,12 +149,14 @@ def clients_rotate_secret(
     as_json: JsonOption = False,
 ) -> None:
     """Replace a client's secret and print the new one (shown only this once)."""
-    with one_line_errors(ClientError, KeyStoreError, PolicyError):
+    with one_line_errors(ClientError, KeyStoreError, PolicyError, ClientSecretKeyError):
+        settings = settings_from_environment()
+        hasher = ClientSecretHasher.from_settings(settings)
 
         async def rotate(session: AsyncSession, _: Policy) -> tuple[OAuthClient, str]:
-            return await clients.rotate_secret(session, client_id=client_id)
+            return await clients.rotate_secret(session, client_id=client_id, hasher=hasher)
 
-        client, secret = _with_session(settings_from_environment(), rotate)
+        client, secret = _with_session(settings, rotate)
     _print_credentials(client.client_id, secret, as_json=as_json)
 
 

@@ -4,10 +4,12 @@ Every function takes the session first and keyword-only arguments after it. The 
 flush but never commit: the caller owns the transaction
 (`async with sessionmaker() as session, session.begin(): ...`).
 
-Secrets are random 256-bit strings shown once; only their argon2id hash is stored (argon2-cffi,
-library defaults unless a cheaper `PasswordHasher` is passed, as the tests do). Verification
-is constant time, and an unknown or revoked client still costs one hash verification, so the
-response time does not tell which client ids exist.
+Secrets are random 256-bit strings shown once; only a hash is stored: the keyed
+`hmac-sha256$…` of `hub/auth/passwords.py` when a `ClientSecretHasher` is passed (the CLI
+does), argon2id otherwise (a cheap `PasswordHasher` in tests; such hashes are replaced by the
+keyed one at the client's next successful authentication). Verification is constant time,
+and an unknown or revoked client still costs one hash verification, so the response time
+does not tell which client ids exist.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.auth.passwords import ClientSecretHasher
 from hub.auth.policy import Policy, PolicyError, Role, RowScope, load_policy
 from hub.auth.tokens.revocation import note_revoked
 from hub.storage.base import utcnow
@@ -62,8 +65,13 @@ def _decoy_hash(hasher: PasswordHasher) -> str:
     return hasher.hash(secrets.token_urlsafe(SECRET_BYTES))
 
 
-def verify_secret(hasher: PasswordHasher, secret_hash: str | None, secret: str) -> bool:
-    """Constant-time argon2 check; a missing hash costs the same and fails."""
+SecretHasher = PasswordHasher | ClientSecretHasher
+
+
+def verify_secret(hasher: SecretHasher, secret_hash: str | None, secret: str) -> bool:
+    """Constant-time check; a missing hash costs the same and fails."""
+    if isinstance(hasher, ClientSecretHasher):
+        return hasher.verify(secret_hash, secret)
     try:
         matched = hasher.verify(secret_hash or _decoy_hash(hasher), secret)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -92,7 +100,7 @@ async def register_client(
     auth_method: ClientAuthMethod | str = ClientAuthMethod.client_secret_basic,
     jwks: dict[str, Any] | None = None,
     policy: Policy | None = None,
-    hasher: PasswordHasher | None = None,
+    hasher: SecretHasher | None = None,
 ) -> tuple[OAuthClient, str | None]:
     """Register a client; returns it and its plain secret (None for private_key_jwt), once."""
     method = _auth_method(auth_method)
@@ -131,7 +139,7 @@ async def register_client(
 
 
 async def authenticate_client_secret(
-    session: AsyncSession, *, client_id: str, secret: str, hasher: PasswordHasher | None = None
+    session: AsyncSession, *, client_id: str, secret: str, hasher: SecretHasher | None = None
 ) -> OAuthClient | None:
     """The active secret-based client with this id and secret, else None (same cost either way)."""
     client = await session.get(OAuthClient, client_id)
@@ -166,7 +174,7 @@ async def revoke_client(session: AsyncSession, *, client_id: str) -> OAuthClient
 
 
 async def rotate_secret(
-    session: AsyncSession, *, client_id: str, hasher: PasswordHasher | None = None
+    session: AsyncSession, *, client_id: str, hasher: SecretHasher | None = None
 ) -> tuple[OAuthClient, str]:
     """Replace a secret-based client's secret; the old one stops working at once."""
     client = await get_client(session, client_id=client_id)
@@ -243,3 +251,13 @@ def _allowed_scopes(role: Role, scopes: Iterable[str] | None) -> str | None:
             f"role {role.name!r} cannot hold {' '.join(sorted(beyond))}; it may hold: {granted}"
         )
     return " ".join(sorted(requested))
+
+
+async def upgrade_secret_hash(
+    session: AsyncSession, *, client_id: str, secret: str, hasher: ClientSecretHasher
+) -> None:
+    """Replace a client's argon2 hash by the keyed hash of the secret it just proved it has."""
+    client = await session.get(OAuthClient, client_id)
+    if client is not None and hasher.needs_upgrade(client.secret_hash):
+        client.secret_hash = hasher.hash(secret)
+        await session.flush()

@@ -5,6 +5,11 @@ An ASGI wrapper in front of each GraphQL endpoint authenticates (through the one
 on in the connection's state. HTTP refusals are 401 with
 `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3).
 
+Requests without a usable token are also counted per client address (`anonymous`, a request
+bucket shared through the database); past its limit the answer is 429 RATE_LIMITED with
+Retry-After and the RateLimit header fields instead of 401, so a flood of unauthenticated
+requests is refused before any token work.
+
 Websockets are never passed through unauthenticated: a handshake carrying an
 `Authorization` header is verified here and closed (HTTP 403) when it fails; a handshake
 without one goes on to the GraphQL app, which must authenticate the `connection_init`
@@ -24,10 +29,24 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.auth.backend import AuthenticationError, Authenticator
 from hub.errors import ErrorCode
+from hub.limits.budgets import Decision
 
 
 class OnRefused(Protocol):
     def __call__(self, request: HTTPConnection, *, endpoint: str) -> Awaitable[None]: ...
+
+
+class AnonymousLimit(Protocol):
+    """Counts one unauthenticated request from an address; the decision carries its headers."""
+
+    def __call__(self, address: str | None) -> Awaitable[Decision]: ...
+
+
+def rate_limited(decision: Decision) -> Response:
+    message = f"too many requests without a valid token; retry after {decision.retry_after} s"
+    body = {"errors": [{"message": message, "extensions": {"code": ErrorCode.RATE_LIMITED}}]}
+    headers = {**decision.headers(), "Cache-Control": "no-store"}
+    return Response(orjson.dumps(body), 429, headers=headers, media_type="application/json")
 
 
 def unauthorized(description: str) -> Response:
@@ -52,11 +71,15 @@ class RequireBearerToken:
         authenticator: Authenticator,
         on_refused: OnRefused | None = None,
         endpoint: str = "graphql",
+        anonymous: AnonymousLimit | None = None,
+        on_limited: OnRefused | None = None,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.on_refused = on_refused
         self.endpoint = endpoint
+        self.anonymous = anonymous
+        self.on_limited = on_limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -74,11 +97,21 @@ class RequireBearerToken:
         try:
             caller = await self.authenticator.authenticate(connection)
         except AuthenticationError as error:
+            decision = await self._count_anonymous(connection)
+            if decision is not None and not decision.allowed:
+                await self._refused(connection, self.on_limited)
+                await rate_limited(decision)(scope, receive, send)
+                return
             await self._refused(connection)
             await unauthorized(error.description)(scope, receive, send)
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
+
+    async def _count_anonymous(self, connection: HTTPConnection) -> Decision | None:
+        if self.anonymous is None:
+            return None
+        return await self.anonymous(connection.client.host if connection.client else None)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         connection = HTTPConnection(scope)
@@ -92,7 +125,8 @@ class RequireBearerToken:
             scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
 
-    async def _refused(self, connection: HTTPConnection) -> None:
-        if self.on_refused is not None:
+    async def _refused(self, connection: HTTPConnection, hook: OnRefused | None = None) -> None:
+        hook = hook or self.on_refused
+        if hook is not None:
             with contextlib.suppress(Exception):  # refused either way; the audit is best effort
-                await self.on_refused(connection, endpoint=self.endpoint)
+                await hook(connection, endpoint=self.endpoint)

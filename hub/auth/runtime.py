@@ -17,10 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.auth.clients import default_password_hasher
 from hub.auth.keys import KeyStore
 from hub.auth.oauth.throttle import FailureThrottle
+from hub.auth.passwords import ClientSecretHasher
 from hub.auth.policy import Policy
 from hub.auth.tokens import TokenIssuer, TokenVerifier
 from hub.config import Settings
 from hub.storage.session import create_sessionmaker
+
+# Failed client authentications a minute before 429 (README, "Limits"): per address, refused
+# before any work; per client id, only wrong secrets are refused (the right one still passes,
+# so nobody can lock a client out by failing on purpose).
+ADDRESS_FAILURES = 20
+CLIENT_FAILURES = 20
 
 
 @dataclass
@@ -35,7 +42,10 @@ class AuthRuntime:
     issuer: TokenIssuer
     verifier: TokenVerifier
     password_hasher: PasswordHasher
-    throttle: FailureThrottle
+    secret_hasher: ClientSecretHasher
+    throttle: FailureThrottle  # failures per (claimed client id, address)
+    address_throttle: FailureThrottle  # failures per address, whatever client it claims
+    client_throttle: FailureThrottle  # failures per client id, from wherever they come
     max_concurrent_client_authentications: int = 4
 
     @classmethod
@@ -49,10 +59,12 @@ class AuthRuntime:
         throttle: FailureThrottle | None = None,
         keystore: KeyStore | None = None,
     ) -> AuthRuntime:
-        """Build the runtime (synchronous). Tests may pass a cheaper argon2 `password_hasher`,
-        a tighter `throttle` or a `keystore` with a fake clock; production passes none."""
+        """Build the runtime (synchronous). Tests may pass a cheaper argon2 `password_hasher`
+        (it verifies client secrets hashed before keyed hashes), a tighter `throttle` or a
+        `keystore` with a fake clock; production passes none."""
         keys = keystore or KeyStore.from_settings(settings)
         keys.ensure()
+        legacy = password_hasher or default_password_hasher()
         return cls(
             settings=settings,
             policy=policy,
@@ -61,6 +73,9 @@ class AuthRuntime:
             keystore=keys,
             issuer=TokenIssuer(settings, keys),
             verifier=TokenVerifier(settings, keys, policy, engine),
-            password_hasher=password_hasher or default_password_hasher(),
+            password_hasher=legacy,
+            secret_hasher=ClientSecretHasher.from_settings(settings, legacy=legacy),
             throttle=throttle or FailureThrottle(),
+            address_throttle=FailureThrottle(max_failures=ADDRESS_FAILURES),
+            client_throttle=FailureThrottle(max_failures=CLIENT_FAILURES),
         )

@@ -29,4 +29,8 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        proxy_headers=False,  # X-Forwarded-For is the app's call (HUB_FORWARDED_ALLOW_IPS)
+        # Idle keep-alive connections outlive the clients' own idle expiry (httpx: 5 s),
+        # so a client never sends on a connection the hub is closing that same moment.
+        timeout_keep_alive=75,
     )

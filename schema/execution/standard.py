@@ -3,9 +3,13 @@
 `guard(schema, rules)` wraps the resolver of every field that has an access rule, once, when
 the schema is built; fields without a rule are untouched and cost nothing. A guard asks
 `schema.access.decide` and records the answer in the request's ledger (a subscription
-field is guarded when it subscribes and for each event): a refusal raises its error (the field resolves to null, its `path` names it, the rest of the result is
-returned). `StandardExecutor` records every `Resident` object it completes and answers
-its errors in response order.
+field is guarded when it subscribes and for each event): a refusal raises
+its error (the field resolves to null, its `path` names it, the rest of the result is
+returned). A PII or sensitive field (`rule.harvest`) is also refused with QUOTA_EXCEEDED
+when `context.quota.allows(resident_id)` says the caller's daily quota is spent: a plain
+call on state loaded before execution, no I/O. `StandardExecutor` records every
+`Resident` object it completes, refuses those beyond `max_resident_nodes` (the static cost
+assumed fewer than a list held), and answers its errors in response order.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema import Schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from hub.errors import LimitError
 from schema.access import AccessRules, ArgumentRule, FieldRule, decide, decide_argument
+from schema.errors import QUOTA_EXCEEDED, QuotaExceededError
 from schema.execution.ordering import in_response_order
 
 RESIDENT_TYPE = "Resident"
@@ -53,10 +59,18 @@ def _guarded(
             context.ledger.refused(info.path.as_list(), refusal.code)
             raise refusal.error()
         if rule is not None:
+            if rule.harvest and not context.quota.allows(resident_of(root)):
+                context.ledger.refused(info.path.as_list(), QUOTA_EXCEEDED)
+                raise QuotaExceededError(rule.coordinate, context.quota.limit)
             context.ledger.allowed(rule.coordinate)
         return resolve(root, info, **arguments)
 
     return guarded
+
+
+def resident_of(parent: Any) -> str:
+    """The resident a field's parent object belongs to (a `Resident`, or a profile of one)."""
+    return str(getattr(parent, "resident_id", None) or getattr(parent, "id", ""))
 
 
 class StandardExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -72,7 +86,7 @@ class StandardExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
         if return_type.name == RESIDENT_TYPE:
-            info.context.ledger.returned(str(result.id))
+            _count_resident(info.context, str(result.id))
         return super().complete_object_value(
             return_type, field_details_list, info, path, result, position_context
         )
@@ -84,3 +98,14 @@ class StandardExecutor(StrawberryGraphQLCoreExecutionContext):
             ordered = in_response_order(result.data, result.errors)
             return ExecutionResult(result.data, ordered, result.extensions)
         return result
+
+
+def _count_resident(context: Any, resident_id: str) -> None:
+    ledger, maximum = context.ledger, context.limits.cost.max_resident_nodes
+    if resident_id not in ledger.resident_ids and len(ledger.resident_ids) >= maximum:
+        raise LimitError(
+            f"this request has returned {maximum} residents, the most one request may; "
+            "page through them instead",
+            maximumResidentNodes=maximum,
+        )
+    ledger.returned(resident_id)

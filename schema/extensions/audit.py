@@ -3,11 +3,18 @@
 What is recorded is what happened, not what the query text suggests: the request's access
 ledger (`hub/audit/ledger.py`) says which residents were returned, which protected fields
 resolved and which paths were refused.
-If the event cannot be written, no data is served (HTTP 503: fail closed).
+If the event cannot be written, no data is served (HTTP 503 UNAVAILABLE with Retry-After:
+fail closed).
+
+Outcomes: a refusal by a bound (QUERY_TOO_COMPLEX, RATE_LIMITED, QUOTA_EXCEEDED) is
+LIMITED; a request cancelled by the execution timeout is TIMEOUT (recorded on its way out,
+while the cancellation passes through); an operation strawberry refuses to run for the
+HTTP method (a GET mutation) or cannot find is REJECTED.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -15,16 +22,36 @@ from typing import Any
 
 from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 from hub.audit.records import AuditRecord, Outcome
 from hub.audit.redaction import Redactor
 from hub.audit.writer import AuditUnavailableError, AuditWriter
+from hub.limits.availability import RETRY_AFTER_SECONDS
 from hub.storage.base import utcnow
 from schema.context import Context
-from schema.errors import FORBIDDEN, INTERNAL_SERVER_ERROR, PURPOSE_REQUIRED
+from schema.errors import (
+    BAD_USER_INPUT,
+    FORBIDDEN,
+    INTERNAL_SERVER_ERROR,
+    PURPOSE_REQUIRED,
+    QUERY_TOO_COMPLEX,
+    QUOTA_EXCEEDED,
+    RATE_LIMITED,
+    TIMEOUT,
+    UNAVAILABLE,
+)
 
 REFUSALS = frozenset({FORBIDDEN, PURPOSE_REQUIRED})
+LIMITS = frozenset({QUERY_TOO_COMPLEX, RATE_LIMITED, QUOTA_EXCEEDED})
+FAILURES = frozenset({INTERNAL_SERVER_ERROR, UNAVAILABLE})
+NOT_RUN = (InvalidOperationTypeError, CannotGetOperationTypeError)
+ENDED_CODES = {
+    Outcome.REJECTED: BAD_USER_INPUT,
+    Outcome.TIMEOUT: TIMEOUT,
+    Outcome.ERROR: INTERNAL_SERVER_ERROR,
+}
 
 
 class AuditExtension(SchemaExtension):
@@ -37,16 +64,26 @@ class AuditExtension(SchemaExtension):
         # Redacted now: resolvers may mutate the variables (federation adds to representations).
         variables = self.redactor.variables(self.execution_context.variables)
         escaped: GraphQLError | None = None
+        ended: Outcome | None = None
         try:
             yield
         except GraphQLError as error:
             escaped = error
             raise
+        except NOT_RUN:
+            ended = Outcome.REJECTED
+            raise
+        except asyncio.CancelledError:  # the timeout's cancellation, or the client went away
+            ended = _timed_out(self.execution_context.context)
+            raise
+        except Exception:
+            ended = Outcome.ERROR
+            raise
         finally:
             context = self.execution_context.context
             if isinstance(context, Context):
                 duration_us = (time.perf_counter_ns() - started) // 1000
-                record = self._record(context, escaped, duration_us, variables)
+                record = self._record(context, escaped, duration_us, variables, ended)
                 await self._write(context, record)
 
     async def _write(self, context: Context, record: AuditRecord) -> None:
@@ -59,11 +96,12 @@ class AuditExtension(SchemaExtension):
                 result.errors = [
                     GraphQLError(
                         "the audit trail cannot be written, so no data is served; retry later",
-                        extensions={"code": INTERNAL_SERVER_ERROR},
+                        extensions={"code": UNAVAILABLE},
                     )
                 ]
             if context.request.response is not None:
                 context.request.response.status_code = 503
+                context.request.response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
 
     def _record(
         self,
@@ -71,15 +109,20 @@ class AuditExtension(SchemaExtension):
         escaped: GraphQLError | None,
         duration_us: int,
         variables: dict[str, Any],
+        ended: Outcome | None = None,
     ) -> AuditRecord:
         execution = self.execution_context
         caller, purpose = context.caller, context.request_purpose
         errors = _errors(execution, escaped)
+        codes = sorted({_code(error) for error in errors})
+        if ended is not None:
+            codes = [ENDED_CODES[ended]]
+        outcome = ended or _outcome(execution, errors, invalid=escaped is not None)
         return AuditRecord(
             at=utcnow(),
             request_id=context.request.request_id,
             endpoint=context.request.endpoint,
-            outcome=_outcome(execution, errors, invalid=escaped is not None),
+            outcome=outcome,
             duration_us=duration_us,
             client_id=caller.client_id,
             subject=caller.subject,
@@ -97,7 +140,7 @@ class AuditExtension(SchemaExtension):
             resident_ids=sorted(context.ledger.resident_ids),
             fields=sorted(context.ledger.allowed_fields),
             denied_paths=context.ledger.denied_paths,
-            error_codes=sorted({_code(error) for error in errors}),
+            error_codes=codes,
             issuer=caller.issuer,
             writes=[entry.to_json() for entry in context.ledger.writes],
         )
@@ -119,14 +162,22 @@ def _outcome(execution: ExecutionContext, errors: list[GraphQLError], *, invalid
     if not errors:
         return Outcome.OK
     codes = {_code(error) for error in errors}
-    if INTERNAL_SERVER_ERROR in codes:
+    if codes & FAILURES:
         return Outcome.ERROR
+    if codes & LIMITS:
+        return Outcome.LIMITED
     if invalid or any(error.path is None for error in errors):  # parse or validation error
         return Outcome.INVALID
     data: dict[str, Any] = (execution.result.data if execution.result else None) or {}
     if any(value is not None for value in data.values()):
         return Outcome.PARTIAL
     return Outcome.DENIED if codes <= REFUSALS else Outcome.INVALID
+
+
+def _timed_out(context: object) -> Outcome:
+    """TIMEOUT when the request's deadline has passed; otherwise the client went away (ERROR)."""
+    deadline = context.request.deadline if isinstance(context, Context) else None
+    return Outcome.TIMEOUT if deadline is not None and deadline.expired() else Outcome.ERROR
 
 
 def _operation(execution: ExecutionContext) -> OperationDefinitionNode | None:

@@ -1,4 +1,8 @@
-"""Gives every error a stable `extensions.code` and masks unexpected failures in production."""
+"""Gives every error a stable `extensions.code` and masks unexpected failures in production.
+
+A database that cannot be reached is not an internal error: it is UNAVAILABLE, and the
+HTTP answer becomes 503 with Retry-After (DESIGN.md, "Limits").
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from hub.errors import HubError
-from schema.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR
+from hub.limits.availability import RETRY_AFTER_SECONDS, is_unavailable
+from schema.context import Context
+from schema.errors import BAD_USER_INPUT, INTERNAL_SERVER_ERROR, UNAVAILABLE
 
 logger = logging.getLogger("gridhub.graphql")
 
@@ -43,7 +49,16 @@ class ErrorCodes(SchemaExtension):
             self._with_code(error)
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [self._with_code(error) for error in result.errors]
+            result.errors = _once_per_message([self._with_code(e) for e in result.errors])
+            if any((e.extensions or {}).get("code") == UNAVAILABLE for e in result.errors):
+                self._unavailable()
+
+    def _unavailable(self) -> None:
+        context = self.execution_context.context
+        response = context.request.response if isinstance(context, Context) else None
+        if response is not None:
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         """Each event of a subscription gets the same codes (its errors never reach
@@ -60,6 +75,16 @@ class ErrorCodes(SchemaExtension):
             original = error.original_error
             error.extensions = {**extensions, **original.details, "code": original.code.value}
             return error
+        if is_unavailable(error.original_error):
+            logger.warning("database unreachable at %s: %s", error.path, error.original_error)
+            return GraphQLError(
+                "the database cannot be reached; retry later",
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": UNAVAILABLE},
+            )
         if _is_expected(error):
             inherited = getattr(error.original_error, "extensions", None) or {}
             extensions.setdefault("code", inherited.get("code", BAD_USER_INPUT))
@@ -75,3 +100,19 @@ class ErrorCodes(SchemaExtension):
             path=error.path,
             extensions={"code": INTERNAL_SERVER_ERROR},
         )
+
+
+def _once_per_message(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """Repeats of one bound's refusal (a limit hit at every later list item) reported once."""
+    kept: list[GraphQLError] = []
+    seen: dict[tuple[str, object], GraphQLError] = {}
+    for error in errors:
+        code = (error.extensions or {}).get("code")
+        key = (error.message, code)
+        if code not in REPEATED_CODES or key not in seen:
+            seen[key] = error
+            kept.append(error)
+    return kept
+
+
+REPEATED_CODES = frozenset({"QUERY_TOO_COMPLEX", UNAVAILABLE})

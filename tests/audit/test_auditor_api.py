@@ -251,6 +251,7 @@ async def test_events_carry_the_token_issuer_and_are_filtered_by_it(
             theirs = await auditor(query, {"i": IDP})
             ours = await auditor(query, {"i": settings.issuer})
         await app.state.audit.stop()
+        await app.state.limits.close()
         await app.state.engine.dispose()
 
     assert [edge["node"] for edge in theirs["data"]["auditEvents"]["edges"]] == [

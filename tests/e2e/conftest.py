@@ -120,6 +120,7 @@ class GraphQLEndpoint:
             f"{response.status_code} {content_type}: {response.text[:2000]}"
         )
         result: dict[str, Any] = response.json()
+        result.pop("extensions", None)  # the cost report: `post` shows it
         return result
 
     def log(self) -> str:
@@ -374,13 +375,13 @@ def e2e_database(directory: Path) -> Iterator[str]:
         asyncio.run(_postgres_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def seed_database(database_url: str, var_dir: Path) -> None:
+def seed_database(database_url: str, var_dir: Path, *, residents: int = SEED_RESIDENTS) -> None:
     env = _hub_env(database_url, var_dir)
     _run([str(HUB_BIN), "db", "upgrade"], env=env, what="hub db upgrade", timeout=120)
-    seed = [str(HUB_BIN), "seed", "--residents", str(SEED_RESIDENTS), "--seed", str(SEED)]
+    seed = [str(HUB_BIN), "seed", "--residents", str(residents), "--seed", str(SEED)]
     output = _run([*seed, "--scale", "small", "--json"], env=env, what="hub seed", timeout=120)
     summary = json.loads(output)
-    assert summary["counts"]["residents"] == SEED_RESIDENTS, summary
+    assert summary["counts"]["residents"] == residents, summary
 
 
 # --- the hub -----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ async def test_readyz_is_503_while_migrations_are_pending(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
         ready = await http.get("/readyz")
+    await app.state.limits.close()
     await app.state.engine.dispose()
 
     assert ready.status_code == 503

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 import typer
-from argon2 import PasswordHasher
 from joserfc.jwk import ECKey
 from typer.testing import CliRunner
 
 from hub.auth import clients
 from hub.auth.cli import clients_app, keys_app
+from hub.auth.passwords import ClientSecretHasher
+from hub.config import Settings
 from hub.storage import migrations
 from hub.storage.session import create_engine, create_sessionmaker
 
@@ -68,8 +69,14 @@ def secret_works(env: dict[str, str], client_id: str, secret: str) -> bool:
         engine = create_engine(env["HUB_DATABASE_URL"])
         try:
             async with create_sessionmaker(engine)() as session:
+                settings = Settings(
+                    database_url=env["HUB_DATABASE_URL"], var_dir=env["HUB_VAR_DIR"]
+                )
                 client = await clients.authenticate_client_secret(
-                    session, client_id=client_id, secret=secret, hasher=PasswordHasher()
+                    session,
+                    client_id=client_id,
+                    secret=secret,
+                    hasher=ClientSecretHasher.from_settings(settings),
                 )
                 return client is not None
         finally:

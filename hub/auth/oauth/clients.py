@@ -22,16 +22,15 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete
 
-from hub.auth.clients import ClientAuthMethod, effective_scopes, verify_secret
+from hub.auth.clients import ClientAuthMethod, effective_scopes, upgrade_secret_hash
 from hub.auth.oauth.metadata import TOKEN_PATH
+from hub.auth.passwords import ClientSecretHasher
 from hub.auth.tokens import LOCAL_ALGORITHMS
 from hub.storage.base import utcnow
 from hub.storage.models import OAuthClient, UsedClientAssertion
 from hub.storage.upsert import insert_or_ignore
 
 if TYPE_CHECKING:
-    from argon2 import PasswordHasher
-
     from hub.auth.runtime import AuthRuntime
 
 MAX_ASSERTION_LIFETIME = timedelta(hours=1)
@@ -41,7 +40,8 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
     """A snapshot of one registered client, detached from the database session.
 
     An unknown or revoked client id yields a decoy that fails every check after paying the
-    same argon2 cost, so neither timing nor error text reveals which ids exist.
+    same (keyed hash) cost, so neither timing nor error text reveals which ids exist. A right
+    secret under an old argon2 hash gets the keyed hash stored in its place.
     """
 
     def __init__(
@@ -54,7 +54,8 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
         auth_method: str | None = None,
         secret_hash: str | None = None,
         jwks: Mapping[str, Any] | None = None,
-        hasher: PasswordHasher,
+        hasher: ClientSecretHasher,
+        runtime: AuthRuntime | None = None,
     ) -> None:
         self.client_id = client_id
         self.role = role
@@ -64,6 +65,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
         self.secret_hash = secret_hash
         self.jwks = jwks
         self._hasher = hasher
+        self._runtime = runtime
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -78,7 +80,11 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return verify_secret(self._hasher, self.secret_hash, client_secret)
+        """In authlib's worker thread; the database is reached through the event loop."""
+        matched = self._hasher.verify(self.secret_hash, client_secret)
+        if matched and self._runtime is not None and self._hasher.needs_upgrade(self.secret_hash):
+            anyio.from_thread.run(_upgrade, self._runtime, self.client_id, client_secret)
+        return matched
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return self.auth_method is not None and method == self.auth_method
@@ -92,7 +98,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
 
 async def load_client(runtime: AuthRuntime, client_id: str) -> RegisteredClient:
     """The client with this id, or the decoy for an unknown, revoked or malformed id."""
-    hasher = runtime.password_hasher
+    hasher = runtime.secret_hasher
     record = None
     if isinstance(client_id, str) and 0 < len(client_id) <= 64:
         async with runtime.sessionmaker() as session:
@@ -108,7 +114,15 @@ async def load_client(runtime: AuthRuntime, client_id: str) -> RegisteredClient:
         secret_hash=record.secret_hash,
         jwks=record.jwks,
         hasher=hasher,
+        runtime=runtime,
     )
+
+
+async def _upgrade(runtime: AuthRuntime, client_id: str, secret: str) -> None:
+    async with runtime.sessionmaker() as session, session.begin():
+        await upgrade_secret_hash(
+            session, client_id=client_id, secret=secret, hasher=runtime.secret_hasher
+        )
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]

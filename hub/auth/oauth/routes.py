@@ -1,10 +1,19 @@
 """The authorization server's Starlette routes: token, revocation, JWKS and metadata.
 
 The token and revocation endpoints read the form in async code (`requests.py`), check the
-failure throttle keyed by (claimed client id, remote address), then run authlib's synchronous
-code in a worker thread: argon2 verification is CPU and memory heavy, so a capacity limiter
-bounds how many run at once. A failed client authentication counts against the key; past
-`max_failures` within the window the endpoint answers 429 with Retry-After until it passes.
+failure throttles, then run authlib's synchronous code in a worker thread (it reaches the
+database through the event loop; a capacity limiter bounds how many run at once). Client
+secrets verify with a keyed hash in microseconds (`hub/auth/passwords.py`), so failures cost
+little; they are still counted three ways, each answering 429 with Retry-After:
+
+- per (claimed client id, address): past `max_failures` a minute, refused before any work;
+- per address, whatever client ids it claims: past `ADDRESS_FAILURES`, refused before any
+  work (one address spraying guesses, unknown ids included);
+- per client id, from any address: past `CLIENT_FAILURES`, wrong secrets are answered 429,
+  while the right secret still passes, so nobody can lock a client out by failing for it.
+
+The address is the one `LimitsMiddleware` settled on: X-Forwarded-For counts only from
+HUB_FORWARDED_ALLOW_IPS.
 """
 
 from __future__ import annotations
@@ -68,14 +77,14 @@ class _Endpoints:
             form = await read_form(request)
         except BadRequest as error:
             return error_response(400, "invalid_request", error.description)
-        throttle = self.runtime.throttle
-        key = (claimed_client_id(request.headers, form), _remote_address(request))
-        wait = throttle.retry_after(key)
+        runtime = self.runtime
+        client_id, address = claimed_client_id(request.headers, form), _remote_address(request)
+        key = (client_id, address)
+        wait = max(
+            runtime.throttle.retry_after(key), runtime.address_throttle.retry_after((address, ""))
+        )
         if wait:
-            description = "too many failed client authentications; retry later"
-            return error_response(
-                429, "temporarily_unavailable", description, **{"Retry-After": str(wait)}
-            )
+            return _throttled(wait)
         try:
             oauth_request = StarletteOAuth2Request(
                 uri=self.runtime.settings.issuer + path, headers=request.headers, form=form
@@ -84,9 +93,14 @@ class _Endpoints:
             return error_response(400, error.error, "the issuer URL must use https (RFC 6749 §3.2)")
         outcome = await anyio.to_thread.run_sync(handle, oauth_request, limiter=self.limiter)
         if outcome.error == "invalid_client":
-            throttle.failed(key)
+            runtime.throttle.failed(key)
+            runtime.address_throttle.failed((address, ""))
+            runtime.client_throttle.failed((client_id, ""))
+            wait = runtime.client_throttle.retry_after((client_id, ""))
+            if wait:
+                return _throttled(wait)
         elif outcome.status == 200:
-            throttle.succeeded(key)
+            runtime.throttle.succeeded(key)
         return outcome.response()
 
     async def jwks(self, _: Request) -> Response:
@@ -97,6 +111,11 @@ class _Endpoints:
         """RFC 8414 §3.2: the metadata document, cacheable for five minutes."""
         document = metadata_document(self.runtime)
         return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
+
+
+def _throttled(wait: int) -> Response:
+    description = "too many failed client authentications; retry later"
+    return error_response(429, "temporarily_unavailable", description, **{"Retry-After": str(wait)})
 
 
 def _remote_address(request: Request) -> str:

@@ -34,6 +34,7 @@ from hub.storage.models.governance import (
     Visit,
     VisitResident,
 )
+from hub.storage.models.limits import HarvestAlert, HarvestRead, RateBucket
 from hub.storage.models.oauth import (
     CLIENT_AUTH_METHODS,
     OAuthClient,
@@ -77,6 +78,8 @@ __all__ = [
     "FamilyDoctorContract",
     "Grid",
     "GridMember",
+    "HarvestAlert",
+    "HarvestRead",
     "Household",
     "HouseholdRegistration",
     "IdempotencyKey",
@@ -90,6 +93,7 @@ __all__ = [
     "PersonFlag",
     "QuarantineReason",
     "QuarantinedRecord",
+    "RateBucket",
     "ResidencePermit",
     "Resident",
     "ResidentTagRow",

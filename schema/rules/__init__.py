@@ -1,0 +1,1 @@
+"""Parse- and validation-time rules that read the document: limits and cost."""
