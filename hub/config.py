@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     # Static cost, before execution (declared in the SDL with @cost / @listSize)
     max_cost: int = Field(default=10_000, ge=1)
     max_resident_nodes: int = Field(default=500, ge=1)
-    max_string_length: int = Field(default=256, ge=16)  # any string argument
+    max_string_length: int = Field(default=4000, ge=16)  # any string argument (longest free text)
     # Execution and load
     execution_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     max_in_flight: int = Field(default=32, ge=1)  # requests running at once, per worker

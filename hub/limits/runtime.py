@@ -34,7 +34,7 @@ AlertSink = Callable[[AuditRecord], Awaitable[None]]
 class CostLimits:
     max_cost: int = 10_000
     max_resident_nodes: int = 500
-    max_string_length: int = 256
+    max_string_length: int = 4000
 
 
 @dataclass

@@ -9,6 +9,7 @@ from strawberry import federation
 from hub.governance import cases, queries
 from hub.storage.base import utcnow
 from schema.context import Info
+from schema.cost import paged
 from schema.governance.cases import Case, CaseConnection, CaseEdge, CaseFilterInput
 from schema.governance.common import CASES_READ, actor_of, check_key, reading
 from schema.pagination import PageInfo
@@ -32,6 +33,7 @@ class CaseQuery:
             "Cases within your reach (a grid's subtree; a department: those assigned to it), "
             "newest report first. `first` is 1 to 500; `after` is an `endCursor` you received."
         ),
+        directives=[paged()],
     )
     async def cases(
         self,

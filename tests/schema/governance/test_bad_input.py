@@ -95,7 +95,7 @@ async def test_an_illegal_transition_is_bad_user_input(world_now: Governance, st
 @pytest.mark.parametrize(
     ("at", "words"),
     [
-        pytest.param("2026-08-03T09:00:00", ["visitedAt", "time zone"], id="naive"),
+        pytest.param("2026-08-03T09:00:00", ["$at", "time zone"], id="naive"),
         pytest.param("2999-01-01T00:00:00+08:00", ["future"], id="future"),
         pytest.param("yesterday", ["DateTime"], id="not-a-time"),
     ],
@@ -116,7 +116,7 @@ async def test_a_naive_patrol_time_is_bad_user_input(world_now: Governance, staf
     end = world_now.now.replace(tzinfo=None)
     variables = {"start": (end - timedelta(hours=1)).isoformat(), "end": end.isoformat()}
 
-    refused(await (await staff("building"))(document, variables), "startedAt", "time zone")
+    refused(await (await staff("building"))(document, variables), "$start", "time zone")
 
 
 @pytest.mark.parametrize(
