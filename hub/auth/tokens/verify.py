@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.auth.keys import KeyStore
 from hub.auth.policy import KNOWN_SCOPES, Policy, RowScope
+from hub.auth.scopes import ScopeSyntaxError, checked_scopes
 from hub.auth.tokens.claims import AccessClaims, TokenError
 from hub.auth.tokens.jwks import RemoteKeySet
 from hub.auth.tokens.jws import check_header, parse, verify_signature
@@ -109,7 +110,7 @@ class TokenVerifier:
         )
         roles = _string_list(claims.get("roles", []))
         grid = _optional_string(claims.get("grid"))
-        scopes = frozenset(_string_list(claims.get("scope", "")))
+        scopes = _scopes(claims.get("scope", ""))
         return AccessClaims(
             issuer=settings.issuer,
             subject=_string(claims["sub"]),
@@ -138,8 +139,7 @@ class TokenVerifier:
         grid_value = _claim_at(claims, trusted.grid_claim)
         usable_grid = isinstance(grid_value, int | str) and not isinstance(grid_value, bool)
         grid = str(grid_value) if usable_grid and grid_value != "" else None
-        raw_scopes = claims.get("scope", claims.get("scp", ""))
-        scopes = frozenset(_string_list(raw_scopes))
+        scopes = _scopes(claims.get("scope", claims.get("scp", "")))
         known_roles = [role for role in roles if role in self._policy.roles]
         subject = _string(claims["sub"])
         client_id = claims.get("client_id", claims.get("azp", subject))
@@ -238,14 +238,23 @@ def _optional_string(value: Any) -> str | None:
 
 
 def _string_list(value: Any) -> list[str]:
-    """A list of strings, or a space-separated string (OAuth `scope` style)."""
+    """A list of strings, or a string of items separated by ASCII spaces (RFC 6749 §3.3 style:
+    never by tabs or Unicode spaces)."""
     if value is None:
         return []
     if isinstance(value, str):
-        return value.split()
+        return [item for item in value.split(" ") if item]
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return list(value)
     raise TokenError("token claims are invalid")
+
+
+def _scopes(value: Any) -> frozenset[str]:
+    """A `scope` string or `scp` list; a malformed scope-token refuses the token."""
+    try:
+        return frozenset(checked_scopes(_string_list(value)))
+    except ScopeSyntaxError:
+        raise TokenError("token claims are invalid") from None
 
 
 def _timestamp(value: Any) -> datetime:
