@@ -25,6 +25,7 @@ from hub.auth.caller import Caller
 from hub.auth.resource import RequireBearerToken
 from hub.clock import local_today
 from hub.config import Settings
+from hub.graphiql import hub_graphiql
 from hub.request_headers import request_id_of, request_purpose
 from hub.storage.session import RequestDatabase
 from schema.build import SUBGRAPHS, UNIFIED, build_schema
@@ -95,6 +96,10 @@ class HubGraphQL(GraphQL[Context, None]):
             except AuthenticationError as error:
                 raise ConnectionRejectionError({"reason": error.description}) from error
         return await super().on_ws_connect(context)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return hub_graphiql(super().graphql_ide_html)
 
     def encode_json(self, data: Any) -> bytes:
         return orjson.dumps(data)
