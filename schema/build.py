@@ -31,6 +31,7 @@ from schema.execution.standard import StandardExecutor, guard
 from schema.extensions.error_codes import ErrorCodes, logger
 from schema.extensions.limits import LIMIT_RULES
 from schema.extensions.operation_scope import OperationScope
+from schema.extensions.schema_exposure import SchemaExposure
 from schema.query import CoreQuery
 from schema.resident import RESIDENTS, Resident
 
@@ -85,8 +86,9 @@ def _extensions(production: bool, extra: Sequence[ExtensionFactory]) -> list[Any
     # OperationScope sets up, after OperationScope has released the database connection.
     return [
         *extra,
-        lambda: ErrorCodes(mask_internal=production),
+        lambda: ErrorCodes(mask_internal=production, hide_suggestions=production),
         OperationScope,
+        *([SchemaExposure] if production else []),
         lambda: AddValidationRules(LIMIT_RULES),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),

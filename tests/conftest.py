@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,6 +27,7 @@ from starlette.applications import Starlette
 
 from hub.app import create_app
 from hub.auth.clients import register_client
+from hub.auth.keys import KeyStore
 from hub.auth.policy import DEFAULT_POLICY, Policy, load_policy
 from hub.config import Settings
 from hub.identity import make_id_number
@@ -97,6 +99,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     policy = tmp_path / "policy.toml"
     policy.write_text(DEFAULT_POLICY.read_text("utf-8") + EVERYTHING_ROLE, encoding="utf-8")
     return Settings(database_url=database_url, var_dir=tmp_path / "var", env="dev", policy=policy)
+
+
+@pytest.fixture
+def prod_settings(settings: Settings) -> Settings:
+    """The same hub in production: keys made beforehand (prod never generates them)."""
+    KeyStore.from_settings(settings).ensure()
+    update = {"env": "prod", "audit_key": SecretStr("a" * 64)}
+    return settings.model_copy(update=update)
 
 
 @pytest.fixture

@@ -23,11 +23,12 @@ KNOWN_SCOPES = frozenset(
         "police:sensitive",
         "audit:read",
         "admin",
+        "schema:read",
     }
 )
 
 # Scopes that grant no resident data; requests using only these need no purpose.
-NON_RESIDENT_SCOPES = frozenset({"grid:read", "audit:read", "admin"})
+NON_RESIDENT_SCOPES = frozenset({"grid:read", "audit:read", "admin", "schema:read"})
 
 
 class PolicyError(ValueError):
