@@ -57,7 +57,8 @@ class Context:
     def loaders(self) -> Loaders:
         """Built on first use, for the caller as authenticated by then (websockets: on init)."""
         if self._loaders is None:
-            scope = LoadScope(within_path=self.caller.grid_path, today=self.today)
+            caller = self.caller
+            scope = LoadScope(within_path=caller.grid_path, today=self.today, scopes=caller.scopes)
             self._loaders = Loaders(self.database, scope)
         return self._loaders
 

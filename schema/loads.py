@@ -37,10 +37,12 @@ DERIVE = "gridhub.derive"
 
 @dataclass(frozen=True)
 class LoadScope:
-    """What a batch may depend on besides its keys: the caller's row scope, today's date."""
+    """What a batch may depend on besides its keys: the caller's row scope and scopes (need
+    to know), today's date."""
 
     within_path: str | None
     today: date
+    scopes: frozenset[str] = frozenset()
 
 
 Fetch = Callable[[AsyncConnection, Sequence[Any], LoadScope], Awaitable[Mapping[Any, Any]]]

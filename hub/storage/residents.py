@@ -7,7 +7,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, exists, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import add_years
@@ -28,13 +39,18 @@ RESIDENTS = Resident.__table__
 
 @dataclass(frozen=True)
 class ResidentFilter:
-    """Search criteria for resident lists; `None` means "any"."""
+    """Search criteria for resident lists; `None` means "any".
+
+    `has_records_in` counts only the record types in `record_types` (None: all of them), so
+    a caller can select residents only by records it may read.
+    """
 
     name_prefix: str | None = None
     tag: ResidentTag | None = None
     min_age: int | None = None
     max_age: int | None = None
     has_records_in: Sequence[Department] = field(default_factory=tuple)
+    record_types: frozenset[str] | None = None
 
 
 def _conditions(
@@ -54,9 +70,16 @@ def _conditions(
     if criteria.max_age is not None:
         conditions.append(Resident.birth_date > add_years(today, -(criteria.max_age + 1)))
     for department in criteria.has_records_in:
-        models = DEPARTMENT_MODELS[department]
-        conditions.append(or_(*[exists().where(m.resident_id == Resident.id) for m in models]))
+        models = _readable(DEPARTMENT_MODELS[department], criteria.record_types)
+        found = [exists().where(m.resident_id == Resident.id) for m in models]
+        conditions.append(or_(*found) if found else false())
     return conditions
+
+
+def _readable(
+    models: Iterable[type[SourceRecord]], record_types: frozenset[str] | None
+) -> list[type[SourceRecord]]:
+    return [m for m in models if record_types is None or m.__tablename__ in record_types]
 
 
 def _filtered(
@@ -162,9 +185,11 @@ async def records_by_resident(
 
 
 async def sources_by_resident(
-    connection: AsyncConnection, ids: Sequence[str]
+    connection: AsyncConnection, ids: Sequence[str], *, record_types: frozenset[str] | None = None
 ) -> dict[str, list[Row[Any]]]:
-    """Per resident, which source systems hold which record types, how many, and how fresh."""
+    """Per resident, which source systems hold which record types, how many, and how fresh:
+    only `record_types` (None: all), never the sensitive ones."""
+    sources: dict[str, list[Row[Any]]] = {resident_id: [] for resident_id in ids}
     parts = [
         select(
             model.resident_id.label("resident_id"),
@@ -178,14 +203,15 @@ async def sources_by_resident(
         .where(among(connection, model.resident_id, ids))
         .group_by(model.resident_id, model.source)
         for department, models in DEPARTMENT_MODELS.items()
-        for model in models
+        for model in _readable(models, record_types)
         if model not in SENSITIVE_MODELS
     ]
+    if not parts:
+        return sources
     combined = union_all(*parts).subquery()
     query = select(combined).order_by(
         combined.c.resident_id, combined.c.department, combined.c.record_type
     )
-    sources: dict[str, list[Row[Any]]] = {resident_id: [] for resident_id in ids}
     for row in await connection.execute(query):
         sources[row.resident_id].append(row)
     return sources
