@@ -13,9 +13,12 @@ from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from connectors.errors import ConnectorError
+from hub.audit.key import AuditKeyError
 from hub.audit.trail import AuditTrail
 from hub.auth.backend import Authenticator
 from hub.auth.caller import GridPaths
+from hub.auth.keys import KeyStoreError
 from hub.auth.oauth.routes import oauth_routes
 from hub.auth.policy import load_policy
 from hub.auth.runtime import AuthRuntime
@@ -26,6 +29,14 @@ from hub.metrics import Metrics, MetricsMiddleware
 from hub.storage import migrations
 from hub.storage.session import create_engine
 from hub.sync import SyncScheduler
+
+# What create_app raises for a configuration it cannot run with; each message is one line.
+STARTUP_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,  # settings, policy, trusted issuers
+    KeyStoreError,
+    AuditKeyError,
+    ConnectorError,
+)
 
 
 def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = None) -> Starlette:

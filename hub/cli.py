@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,7 +130,11 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the hub over HTTP (GraphQL, subgraphs, health checks)."""
-    settings = settings_from_environment()
+    from hub.app import STARTUP_ERRORS
+
+    with one_line_errors(*STARTUP_ERRORS):
+        settings = settings_from_environment()
+        _check_startup(settings)
     uvicorn.run(
         "hub.asgi:create_app_from_environment",
         factory=True,
@@ -139,6 +144,15 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+def _check_startup(settings: Settings) -> None:
+    """Build the app once before the workers do: a configuration it cannot run with (settings,
+    policy, trusted issuers, keys) fails here, as one line, instead of in every worker."""
+    from hub.app import create_app
+
+    application = create_app(settings)
+    asyncio.run(application.state.engine.dispose())
 
 
 @app.command()

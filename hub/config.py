@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hub.auth.issuers import TrustedIssuer, parse_json_issuers, trusted_issuers
+
+__all__ = ["Settings", "SettingsError", "TrustedIssuer", "settings_problem"]
+
+DEFAULT_ISSUER = "http://127.0.0.1:8000"
 
 
-class TrustedIssuer(BaseModel):
-    """An external OpenID Connect issuer; its tokens map `roles_claim` onto hub roles."""
-
-    issuer: str
-    jwks_uri: str
-    audience: str
-    roles_claim: str = "roles"
-    grid_claim: str = "grid"
-    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message is one line naming the variable and the fix."""
 
 
 class Settings(BaseSettings):
@@ -28,7 +27,7 @@ class Settings(BaseSettings):
     env: Literal["dev", "prod"] = "dev"
     database_url: str = "sqlite+aiosqlite:///./var/hub.db"
     var_dir: Path = Path("./var")
-    issuer: str = "http://127.0.0.1:8000"
+    issuer: str = DEFAULT_ISSUER
     policy: Path | None = None
     connectors: Path | None = None
     host: str = "127.0.0.1"
@@ -43,14 +42,33 @@ class Settings(BaseSettings):
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # Revocations made by another process (worker, CLI) are honoured within this many seconds.
     revocation_refresh_seconds: float = Field(default=5.0, ge=0, le=300)
-    # External OpenID Connect issuers whose access tokens the hub accepts, as JSON:
-    # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "roles_claim": "roles"}]
-    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    # Outside OpenID Connect issuers whose access tokens the hub accepts (hub/auth/issuers.py):
+    # a JSON list in HUB_TRUSTED_ISSUERS, or [[issuers]] tables in HUB_TRUSTED_ISSUERS_FILE.
+    trusted_issuers: Annotated[tuple[TrustedIssuer, ...], NoDecode] = ()
+    trusted_issuers_file: Path | None = None
 
     # Audit trail
     audit_enabled: bool = True  # off only to measure its cost (`make bench`)
     audit_key: SecretStr | None = None  # HMAC key for redacted values; required in prod
     audit_max_batch: int = Field(default=500, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _issuers(cls, data: Any) -> Any:
+        """Validate the trusted issuers once, with the environment they will run in."""
+        if not isinstance(data, dict):
+            return data
+        raw = data.get("trusted_issuers") or ()
+        if isinstance(raw, str):
+            raw = parse_json_issuers(raw) if raw.strip() else ()
+        file = data.get("trusted_issuers_file")
+        data["trusted_issuers"] = trusted_issuers(
+            list(raw),
+            file=Path(file) if file else None,
+            hub_issuer=str(data.get("issuer") or DEFAULT_ISSUER),
+            production=data.get("env", "dev") == "prod",
+        )
+        return data
 
     @property
     def signing_keys_dir(self) -> Path:
@@ -64,3 +82,13 @@ class Settings(BaseSettings):
     def graphiql(self) -> bool:
         """GraphiQL is a development aid; production serves only the API."""
         return self.is_dev
+
+
+def settings_problem(error: ValidationError) -> SettingsError:
+    """A one-line reason for settings pydantic refused: the variable, then what is wrong."""
+    problem = error.errors()[0]
+    cause = (problem.get("ctx") or {}).get("error")
+    if isinstance(cause, ValueError) and problem["type"] == "value_error":
+        return SettingsError(str(cause))
+    name = "HUB_" + str(problem["loc"][0]).upper() if problem["loc"] else "HUB_* settings"
+    return SettingsError(f"{name}: {problem['msg']}")

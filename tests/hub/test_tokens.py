@@ -444,6 +444,7 @@ def external(
         audience="gridhub",
         roles_claim="realm_access.roles",
         grid_claim="grid",
+        allowed_roles=["service_center_clerk"],
     )
     jwks_server.publish(idp_key)
     configured = settings.model_copy(update={"trusted_issuers": [trusted]})

@@ -16,6 +16,7 @@ from hub.storage.models.connectors import (
 from hub.storage.models.core import Grid, GridMember, Household, Resident, ResidentTagRow
 from hub.storage.models.oauth import (
     CLIENT_AUTH_METHODS,
+    BlockedClient,
     OAuthClient,
     RevokedToken,
     UsedClientAssertion,
@@ -45,6 +46,7 @@ __all__ = [
     "AuditChain",
     "AuditEvent",
     "AuditResidentAccess",
+    "BlockedClient",
     "ChronicCondition",
     "ConnectorRun",
     "ConnectorState",
