@@ -2,7 +2,7 @@
 #
 #   make install   create .venv and install gridhub[test] in editable mode
 #   make lint      ruff check, ruff format --check, mypy --strict
-#   make test      lint, then the suite on SQLite, then on a throwaway PostgreSQL cluster
+#   make test      lint, then the suite on SQLite and on a throwaway PostgreSQL cluster, side by side
 #   make demo      migrate, build the demo world and serve it (hub demo)
 #   make bench     the performance tests in tests/perf
 #   make clean     remove the venv, var/ and tool caches
@@ -36,10 +36,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	fi
 
 test: install lint node_modules/.package-lock.json
-	@echo "== tests on SQLite =="
-	$(PY) -m pytest
-	@echo "== tests on PostgreSQL (throwaway cluster) =="
-	$(PY) tests/pgcluster.py -- $(PY) -m pytest
+	$(PY) tests/suites.py
 
 demo: install
 	$(VENV)/bin/hub demo

@@ -2,10 +2,13 @@
 
 See `connectors/README.md` for the format. Secrets are never in the file: it names the
 environment variables that hold them (`client_secret_env = "HEALTH_CLIENT_SECRET"`).
+`parse_config` reports every problem of a file at once, each as `file: key.path: message`
+(see `connectors/config_errors.py`).
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import tomllib
 from collections.abc import Callable
@@ -13,25 +16,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from connectors.config_errors import MappingProblemsError, mapping_problems, problems_of
+from connectors.config_values import Duration, Fraction, Size
+from connectors.config_values import parse_duration as parse_duration  # re-exported
 from connectors.errors import ConfigError
-from connectors.targets import PROVENANCE_FIELDS, TARGETS, ResidentFields
-
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-_UNION_TAGS = frozenset({"str", "FieldSpec", "function-after[_check(), FieldSpec]"})
-
-
-def parse_duration(value: object) -> object:
-    """Accept `"15m"`, `"1h30m"`, `"2d"`, `"45s"` besides what pydantic takes for a timedelta."""
-    match = _DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match and any(match.groups()):
-        days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 class Strict(BaseModel):
@@ -55,6 +52,12 @@ class FieldSpec(Strict):
     trim: bool = True
     halfwidth: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _a_path_alone(cls, data: Any) -> Any:
+        """`field = "path"` is short for `field = { path = "path" }`."""
+        return {"path": data} if isinstance(data, str) else data
+
     @model_validator(mode="after")
     def _path_or_value(self) -> FieldSpec:
         if (self.path is None) == (self.value is None):
@@ -66,32 +69,30 @@ FieldValue = str | FieldSpec
 
 
 class StreamBase(Strict):
-    """What every stream declares: its target, identity role and field mapping."""
+    """What every stream declares: its target, identity role and field mapping.
+
+    A run fails (and commits nothing of the batch at hand) when records are rejected for
+    mapping reasons beyond `max_rejected_batch` of one batch or `max_rejected_run` of the
+    run so far, once at least `min_rejected` such records were seen; see hub/sync/limits.py.
+    """
 
     target: str
     creates_residents: bool = False
     batch_size: int = Field(default=500, ge=1, le=10_000)
-    fields: dict[str, FieldValue]
-    resident: dict[str, FieldValue] = Field(default_factory=dict)
+    fields: dict[str, FieldSpec]
+    resident: dict[str, FieldSpec] = Field(default_factory=dict)
+    max_rejected_batch: Fraction = 0.5
+    max_rejected_run: Fraction = 0.2
+    min_rejected: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _check_mapping(self) -> StreamBase:
-        if self.target not in TARGETS:
-            raise ValueError(f"unknown target {self.target!r}; one of {', '.join(TARGETS)}")
-        model = TARGETS[self.target]
-        known = set(model.model_fields) | set(PROVENANCE_FIELDS)
-        _require_subset("fields", set(self.fields), known)
-        missing = [f for f in PROVENANCE_FIELDS if f not in self.fields]
-        missing += [
-            n for n, f in model.model_fields.items() if f.is_required() and n not in self.fields
-        ]
-        if missing:
-            raise ValueError(f"fields: missing mapping for {', '.join(missing)}")
-        _require_subset("resident", set(self.resident), set(ResidentFields.model_fields))
-        if self.resident and not self.creates_residents:
-            raise ValueError("resident: only a stream with creates_residents = true maps residents")
-        if self.creates_residents and "grid_code" not in self.resident:
-            raise ValueError("resident: a creating stream must map grid_code (the building grid)")
+        raw = {
+            "target": self.target, "fields": self.fields, "resident": self.resident,
+            "creates_residents": self.creates_residents,
+        }  # fmt: skip
+        if problems := mapping_problems(raw):
+            raise MappingProblemsError(problems)
         return self
 
 
@@ -112,11 +113,6 @@ def _one_of(value: object, env: str | None, key: str) -> None:
     """Exactly one of `key` (the value) and `key_env` (the variable that holds it)."""
     if (value is None) == (env is None):
         raise ValueError(f"give exactly one of `{key}` or `{key}_env`")
-
-
-def _require_subset(where: str, given: set[str], known: set[str]) -> None:
-    if unknown := sorted(given - known):
-        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {sorted(known)}")
 
 
 # --- http -----------------------------------------------------------------------------------
@@ -206,10 +202,24 @@ class HttpStream(StreamBase):
     records_path: str = "data"
     pagination: Pagination
     updated_since_param: str | None = None
+    # false: the API compares `updated > since`; the hub then asks from
+    # `updated_since_overlap` earlier, so records sharing the watermark's instant still arrive
+    updated_since_inclusive: bool = True
+    updated_since_overlap: Duration = timedelta(seconds=1)
+    # re-read this far behind the watermark, for sources whose rows arrive late
+    lookback: Duration | None = None
     # The API lists records in ascending update time: page and offset pagination then ask
     # for each next page as `updated_since=<newest seen>` from the first page, which stays
     # exact while records are edited mid-run (numbered pages shift and skip one).
     ordered_by_updated_at: bool = False
+    max_empty_pages: int = Field(default=5, ge=1)  # in a row, each with a next page: a loop
+
+    @field_validator("path")
+    @classmethod
+    def _a_path_on_the_base_url(cls, path: str) -> str:
+        if "://" in path or path.startswith("//"):
+            raise ValueError("give a path on base_url (`/api/records`), not a whole URL")
+        return path
 
     @model_validator(mode="after")
     def _ordered_needs_since(self) -> HttpStream:
@@ -219,12 +229,24 @@ class HttpStream(StreamBase):
 
 
 class SourceBase(Strict):
-    """Shared by every kind: provenance name, schedule and the time zone of naive timestamps."""
+    """Shared by every kind: provenance name, schedule and the time zone of naive timestamps.
+
+    A record updated later than the run's start plus `future_tolerance` (clocks differ a
+    little) is quarantined as FUTURE_TIMESTAMP and never moves a watermark.
+    """
 
     source: str | None = Field(default=None, max_length=64)
     interval: Duration | None = None
     timezone: str = "+08:00"
     enabled: bool = True
+    future_tolerance: Duration = timedelta(minutes=5)
+
+    @field_validator("timezone")
+    @classmethod
+    def _an_offset(cls, timezone: str) -> str:
+        if not re.fullmatch(r"[+-]\d{1,2}(:\d{2})?", timezone):
+            raise ValueError(f"expected a UTC offset such as +08:00, got {timezone!r}")
+        return timezone
 
 
 class HttpSourceConfig(SourceBase):
@@ -239,6 +261,8 @@ class HttpSourceConfig(SourceBase):
     backoff_max_seconds: float = Field(default=30.0, ge=0)
     retry_after_max_seconds: float = Field(default=120.0, ge=0)
     requests_per_second: float | None = Field(default=None, gt=0)
+    max_download_size: Size = 16 << 20  # bytes of one response as sent (compressed)
+    max_response_size: Size = 16 << 20  # bytes of one response once decompressed
     streams: dict[str, HttpStream]
 
     _env_alternatives = model_validator(mode="before")(_env_alternatives_of("base_url"))
@@ -257,6 +281,7 @@ class SqlStream(StreamBase):
     query: str | None = None
     watermark_column: str
     key_column: str
+    lookback: Duration | None = None  # re-read this far behind the watermark (a time column)
 
     @model_validator(mode="after")
     def _table_or_query(self) -> SqlStream:
@@ -269,6 +294,7 @@ class SqlSourceConfig(SourceBase):
     kind: Literal["sql"]
     url: str | None = None
     url_env: str | None = None
+    statement_timeout_seconds: float = Field(default=60.0, gt=0)
     streams: dict[str, SqlStream]
 
     @model_validator(mode="after")
@@ -285,10 +311,21 @@ class SqlSourceConfig(SourceBase):
 
 class FilesStream(StreamBase):
     pattern: str
-    encoding: str | None = None  # None: detect (GBK, GB18030, UTF-8 with or without BOM)
+    encoding: str | None = None  # None: detect (UTF-8/16 BOM, UTF-8, GB18030, …); set: always used
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     sheet: str | None = None  # XLSX: default the first sheet
     header_row: int = Field(default=1, ge=1)
+    max_row_size: Size = 1 << 20  # characters of one CSV line (and field)
+
+    @field_validator("encoding")
+    @classmethod
+    def _a_known_encoding(cls, encoding: str | None) -> str | None:
+        if encoding is not None:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise ValueError(f"unknown encoding {encoding!r} (e.g. gb18030, utf-8)") from None
+        return encoding
 
 
 class FilesSourceConfig(SourceBase):
@@ -318,13 +355,17 @@ class ConnectorsConfig(Strict):
 
     @model_validator(mode="after")
     def _code_tables_exist(self) -> ConnectorsConfig:
+        problems = []
         for name, source in self.connectors.items():
             for stream_name, stream in source.streams.items():
-                for field, spec in {**stream.fields, **stream.resident}.items():
-                    codes = spec.codes if isinstance(spec, FieldSpec) else None
-                    if isinstance(codes, str) and codes not in self.code_tables:
-                        where = f"connectors.{name}.streams.{stream_name}.{field}.codes"
-                        raise ValueError(f"{where}: no code table {codes!r} under [code_tables]")
+                for section in ("fields", "resident"):
+                    for field, spec in getattr(stream, section).items():
+                        if isinstance(spec.codes, str) and spec.codes not in self.code_tables:
+                            where = f"connectors.{name}.streams.{stream_name}.{section}.{field}"
+                            message = f"no code table {spec.codes!r} under [code_tables]"
+                            problems.append((f"{where}.codes", message))
+        if problems:
+            raise MappingProblemsError(problems)
         return self
 
 
@@ -340,20 +381,20 @@ def load_config(path: Path) -> ConnectorsConfig:
 
 
 def parse_config(data: dict[str, Any], *, origin: str = "<connectors>") -> ConnectorsConfig:
+    """The validated file; ConfigError lists every problem found, one `origin: key: why` a line."""
     try:
         return ConnectorsConfig.model_validate(data)
     except ValidationError as error:
-        problems = [f"{origin}: {_key_path(e['loc'])}: {e['msg']}" for e in error.errors()]
-        raise ConfigError("\n".join(problems)) from None
+        problems = problems_of(error, data, known_keys=_known_keys())
+    raise ConfigError("\n".join(f"{origin}: {path}: {why}" for path, why in problems))
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    """Dotted key path, without pydantic's union-member tags (`http`, `oauth2`, `FieldSpec` …)."""
-    parts: list[str] = []
-    for index, part in enumerate(loc):
-        after_tagged = index > 0 and loc[index - 1] in ("pagination", "auth")
-        kind_tag = index == 2 and loc[0] == "connectors"
-        if after_tagged or kind_tag or part in _UNION_TAGS:
-            continue
-        parts.append(str(part))
-    return ".".join(parts) or "(top level)"
+def _known_keys() -> set[str]:
+    """Every key the file format has, for "did you mean" suggestions."""
+    keys: set[str] = set()
+    pending: list[type[BaseModel]] = [Strict]
+    while pending:
+        model = pending.pop()
+        keys |= set(model.model_fields)
+        pending += model.__subclasses__()
+    return keys

@@ -3,39 +3,40 @@
 Cursor: `{"done": {relative name: sha256}, "current": {"file", "sha256", "row"} | null}`.
 A file whose SHA-256 is in `done` is skipped; a changed file (new hash) is read again.
 `current.row` counts the data rows of the file already written, so a crash mid-file resumes
-at the next row. Files are streamed row by row (csv over a decoded text stream, openpyxl in
-read-only mode), so memory stays flat however large the export. Exports should be written
-elsewhere and moved into the folder, so a half-written file is never read.
+at the next row. Files are streamed row by row (connectors/csv_rows.py over a decoded text
+stream, connectors/xlsx_rows.py over openpyxl's read-only parser), so memory stays flat
+however large the export. Exports should be written elsewhere and moved into the folder,
+so a half-written file is never read.
 
-Each record maps header → cell, plus `_file` (relative name), `_row` (1-based sheet row)
-and `_file_mtime` (ISO UTC), which a mapping may use (e.g. as `source_updated_at`).
+Each record maps header → cell, plus `_file` (relative name), `_row` (1-based sheet row),
+`_file_mtime` (ISO UTC), which a mapping may use (e.g. as `source_updated_at`), and for CSV
+`_line` (the physical line it starts on). A row that cannot be decoded or parsed is
+yielded as an unreadable record with the same keys, and the file goes on; a file that
+cannot be read at all (no readable workbook, a header naming a column twice, an encoding
+that cannot be told) fails the run naming the file, until the file is replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
-import csv
 import hashlib
 import itertools
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import charset_normalizer
-from openpyxl import load_workbook
-
 from connectors.base import Batch, Cursor, RawRecord, Source, Stream
 from connectors.config import FilesSourceConfig
 from connectors.config import FilesStream as FilesStreamConfig
+from connectors.csv_rows import HEAD_SAMPLE, csv_rows, detect_encoding
 from connectors.errors import FatalError
-from connectors.jsonable import to_json_value
 from connectors.secrets import secret
+from connectors.tabular import Rows
+from connectors.xlsx_rows import xlsx_rows
 
-DETECTION_PREFIX = 64 * 1024
-_CHINESE_CODECS = frozenset({"gb2312", "gbk", "gb18030", "hz"})
-Rows = Generator["RawRecord | None", None, None]
+DETECTION_PREFIX = HEAD_SAMPLE
+__all__ = ["DETECTION_PREFIX", "FilesSource", "FilesStream", "detect_encoding", "read_rows"]
 
 
 def sha256_of(path: Path) -> str:
@@ -44,67 +45,6 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def detect_encoding(path: Path) -> str:
-    """Guess from the first 64 KiB, not the whole file; GBK and GB2312 read as GB18030 (a superset)."""
-    with path.open("rb") as stream:
-        prefix = stream.read(DETECTION_PREFIX)
-    if prefix.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    best = _detect(prefix)
-    if best is None:
-        raise FatalError(f"{path.name}: cannot tell its encoding; set `encoding` on the stream")
-    name = codecs.lookup(best.encoding).name
-    if name in _CHINESE_CODECS:
-        return "gb18030"
-    # ascii prefixes are read as UTF-8 (utf-8-sig also drops a BOM if there is one)
-    return "utf-8-sig" if name in ("utf-8", "ascii") else name
-
-
-def _detect(prefix: bytes) -> charset_normalizer.CharsetMatch | None:
-    """The likeliest encoding of whole lines: a prefix cut inside a multibyte character
-    misleads the detector (GBK read as cp874), and a newline byte never occurs inside a
-    character in UTF-8, GBK or GB18030."""
-    end = prefix.rfind(b"\n")
-    return charset_normalizer.from_bytes(prefix[: end + 1] if end > 0 else prefix).best()
-
-
-def _row_record(headers: list[str], values: tuple[Any, ...] | list[Any]) -> RawRecord | None:
-    cells = [to_json_value(v) for v in values]
-    if all(c is None or c == "" for c in cells):
-        return None  # blank line
-    return {h: c for h, c in zip(headers, cells, strict=False) if h}
-
-
-def _headers(row: tuple[Any, ...] | list[Any]) -> list[str]:
-    return ["" if cell is None else str(cell).strip().lstrip("\ufeff") for cell in row]
-
-
-def csv_rows(path: Path, config: FilesStreamConfig, skip: int) -> Rows:
-    encoding = config.encoding or detect_encoding(path)
-    with path.open(encoding=encoding, newline="") as stream:
-        reader = csv.reader(stream, delimiter=config.delimiter)
-        rows = itertools.islice(reader, config.header_row - 1, None)
-        headers = _headers(next(rows, []))
-        for values in itertools.islice(rows, skip, None):
-            yield _row_record(headers, values)
-
-
-def xlsx_rows(path: Path, config: FilesStreamConfig, skip: int) -> Rows:
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheet = workbook[config.sheet] if config.sheet else workbook.worksheets[0]
-        header = next(
-            sheet.iter_rows(min_row=config.header_row, max_row=config.header_row, values_only=True),
-            (),
-        )
-        headers = _headers(header)
-        first = config.header_row + 1 + skip
-        for values in sheet.iter_rows(min_row=first, values_only=True):
-            yield _row_record(headers, values)
-    finally:
-        workbook.close()
 
 
 def read_rows(path: Path, config: FilesStreamConfig, skip: int) -> Rows:
@@ -159,12 +99,7 @@ class FilesStream(Stream[FilesStreamConfig]):
 
 
 def _take(rows: Iterator[RawRecord | None], count: int) -> list[RawRecord | None]:
-    try:
-        return list(itertools.islice(rows, count))
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise FatalError(
-            f"cannot read the file: {error}; set `encoding` or fix the export"
-        ) from None
+    return list(itertools.islice(rows, count))
 
 
 def _mtime(path: Path) -> str:

@@ -1,10 +1,16 @@
-"""The HTTP side of `http` sources: authentication, timeouts, retries, rate limiting, JSON pages.
+"""The HTTP side of `http` sources: authentication, deadlines, retries, rate limiting, JSON pages.
 
 `JsonClient.get_json` either returns a decoded page or raises: RetriableError once its
-attempts run out (timeouts, connection errors, 429, 5xx, malformed JSON), FatalError at
-once for what retrying cannot fix (401/403 after a token refresh, other 4xx, a rejected
-client). Secrets are read from the environment variables the TOML names, when the
+attempts run out (deadlines, connection errors, 408, 429, 5xx, bodies that do not decode,
+malformed JSON), FatalError at once for what retrying cannot fix (401/403 after a token
+refresh, other 4xx, any 3xx, a rejected client, a page over the size caps, a URL on
+another host). Secrets are read from the environment variables the TOML names, when the
 source is built.
+
+Requests go to base_url's origin (scheme, host, port) only: a next link or any other URL
+elsewhere is refused before a byte is sent, so the API key or token never leaves it, and
+redirects are never followed. Each request, token fetch included, has one total deadline
+(`timeout_seconds`), so a server trickling a byte a second cannot hold a run.
 """
 
 from __future__ import annotations
@@ -19,8 +25,17 @@ from authlib.integrations.base_client.errors import OAuthError
 
 from connectors.config import ApiKeyAuth, BearerAuth, HttpSourceConfig, OAuth2ClientCredentials
 from connectors.errors import FatalError, RetriableError
+from connectors.http_body import ACCEPT_ENCODING, parse_json, read_capped
 from connectors.retry import RateLimiter, backoff_delay, parse_retry_after
 from connectors.secrets import secret
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: httpx.URL) -> str:
+    """`scheme://host:port`, the port always written: what connection errors and refusals name."""
+    port = url.port or _DEFAULT_PORTS.get(url.scheme, 0)
+    return f"{url.scheme}://{url.host}:{port}"
 
 
 def _oauth_client_class() -> Any:
@@ -43,11 +58,14 @@ class JsonClient:
     def __init__(self, name: str, config: HttpSourceConfig, *, env: Mapping[str, str]) -> None:
         self.name = name
         self.config = config
-        self._headers = dict(config.headers)
+        self._headers = dict(config.headers) | {"Accept-Encoding": ACCEPT_ENCODING}
         where = f"connectors.{name}"
         self._base_url = config.base_url or secret(
             env, config.base_url_env or "", where=f"{where}.base_url_env"
         )
+        self._base = httpx.URL(self._base_url)
+        if self._base.scheme not in _DEFAULT_PORTS or not self._base.host:
+            raise FatalError(f"{where}: base_url {self._base_url!r} is not an http(s) URL")
         self._oauth_secret: str | None = None
         self._token_url: str | None = None
         self._client_id: str | None = None
@@ -79,6 +97,7 @@ class JsonClient:
         timeout = httpx.Timeout(self.config.timeout_seconds)
         common: dict[str, Any] = {
             "base_url": self._base_url, "headers": self._headers, "timeout": timeout,
+            "follow_redirects": False,
         }  # fmt: skip
         auth = self.config.auth
         if isinstance(auth, OAuth2ClientCredentials):
@@ -133,34 +152,51 @@ class JsonClient:
     async def _attempt(
         self, url: str, params: Mapping[str, Any], *, refresh_on_401: bool
     ) -> tuple[Any, httpx.Response]:
-        response = await self._send(url, params)
+        response, data = await self._send(url, params)
         if response.status_code == 401 and refresh_on_401 and self._is_oauth:
             # The token may have expired in flight (clock skew); fetch a fresh one once.
-            response = await self._send(url, params, fresh_token=True)
+            response, data = await self._send(url, params, fresh_token=True)
         _raise_for_status(response, source=self.name)
-        try:
-            return response.json(), response
-        except ValueError:
-            raise RetriableError(f"malformed JSON from {response.url}") from None
+        return parse_json(data, response), response
 
     @property
     def _is_oauth(self) -> bool:
         return isinstance(self.config.auth, OAuth2ClientCredentials)
 
+    def _on_base_origin(self, url: str) -> httpx.URL:
+        """The URL to request; FatalError for one on another origin (credentials stay home)."""
+        target = httpx.URL(url)
+        if target.host and origin(target) != origin(self._base):
+            raise FatalError(
+                f"connector {self.name}: refused {url} on {origin(target)}: requests and their "
+                f"credentials go only to {origin(self._base)} (base_url); the API's next link "
+                "points elsewhere, so ask its owners, or set base_url if it moved"
+            )
+        return target  # a relative one is joined with base_url by httpx, path prefix kept
+
     async def _send(
         self, url: str, params: Mapping[str, Any], *, fresh_token: bool = False
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, bytes]:
         assert self._client is not None, "JsonClient used before open()"
+        target = self._on_base_origin(url)
+        where = origin(target) if target.host else origin(self._base)
+        path = target.path if target.host else f"{self._base.path.rstrip('/')}/{url.lstrip('/')}"
         await self._rate.wait()
+        deadline = self.config.timeout_seconds
         try:
-            if self._is_oauth and (fresh_token or not getattr(self._client, "token", None)):
-                await self._fetch_token()
-            # params=None, not {}: httpx would replace the query of a next link with an empty one
-            return await self._client.get(url, params=dict(params) or None)
-        except httpx.TimeoutException as error:
-            raise RetriableError(f"timed out: {type(error).__name__} on {url}") from None
+            async with asyncio.timeout(deadline):
+                if self._is_oauth and (fresh_token or not getattr(self._client, "token", None)):
+                    await self._fetch_token()
+                return await self._get(target, params)
+        except (TimeoutError, httpx.TimeoutException):
+            raise RetriableError(
+                f"no complete answer from {where} within {deadline:g} s "
+                f"(timeout_seconds) for {path}"
+            ) from None
         except httpx.TransportError as error:
-            raise RetriableError(f"connection failed: {error!r} on {url}") from None
+            raise RetriableError(
+                f"cannot reach {where} ({type(error).__name__}: {error or 'no detail'}) for {path}"
+            ) from None
         except httpx.HTTPStatusError as error:  # the token endpoint failed (authlib raises these)
             _raise_for_status(error.response, source=self.name)
             raise
@@ -170,6 +206,20 @@ class JsonClient:
                 "and the client secret's environment variable"
             ) from None
 
+    async def _get(
+        self, target: httpx.URL, params: Mapping[str, Any]
+    ) -> tuple[httpx.Response, bytes]:
+        assert self._client is not None
+        # params=None, not {}: httpx would replace the query of a next link with an empty one
+        async with self._client.stream("GET", target, params=dict(params) or None) as response:
+            if not response.is_success:
+                return response, b""  # the status says it all; the body is never read
+            cfg = self.config
+            body = await read_capped(
+                response, max_download=cfg.max_download_size, max_size=cfg.max_response_size
+            )
+            return response, body
+
     async def _fetch_token(self) -> None:
         client: Any = self._client  # an authlib AsyncOAuth2Client (untyped)
         await client.fetch_token()
@@ -177,9 +227,16 @@ class JsonClient:
 
 def _raise_for_status(response: httpx.Response, *, source: str) -> None:
     status = response.status_code
-    if status == 429 or status >= 500:
+    if status in (408, 429) or status >= 500:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raise RetriableError(f"HTTP {status} from {response.url}", retry_after=retry_after)
+    if 300 <= status < 400:
+        where = response.headers.get("Location", "nowhere")
+        raise FatalError(
+            f"connector {source}: HTTP {status} from {response.url} redirecting to {where}; "
+            "the hub follows no redirects (credentials stay on base_url's host): point "
+            "base_url or the stream's path at the final address"
+        )
     if status in (401, 403):
         raise FatalError(
             f"connector {source}: HTTP {status} from {response.url}; check its credentials"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -9,11 +11,21 @@ from uuid import UUID
 
 
 def to_json_value(value: Any) -> Any:
-    """ISO text for times, text for decimals (no float rounding), whole floats as integers."""
+    """ISO text for times, text for decimals (no float rounding), whole floats as integers.
+
+    JSON and array columns stay objects and lists (never a Python repr); infinities and NaN
+    become text, which every JSON column accepts and no numeric field does.
+    """
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
         return int(value) if value.is_integer() else value
+    if isinstance(value, Mapping):
+        return {str(key): to_json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json_value(item) for item in value]
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal | UUID):

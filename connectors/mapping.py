@@ -3,38 +3,28 @@
 A stream's `fields` (and `resident`) tables say where each target field comes from; the
 conversion follows the target field's type unless the spec names one. Every failure is
 collected and reported per field, so a quarantined record says exactly what to fix.
+
+Every value is converted and range-checked (connectors/convert.py) before it can reach a
+database, so one bad value spoils one record, never its batch.
 """
 
 from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
-from enum import Enum
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import ValidationError
 
 from connectors.config import FieldSpec, FieldValue, StreamBase
+from connectors.convert import Converter, FieldError, build_converter, to_record_id
 from connectors.errors import BadRecordError
 from connectors.targets import TARGETS, ResidentFields, TargetRecord
 
-DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d")
-DEFAULT_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y%m%d%H%M%S")
-TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "是", "有", "有效"})
-FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "否", "无", "无效"})
-# Full-width ASCII (U+FF01–U+FF5E) sits at a fixed offset from ASCII; U+3000 is the ideographic space.
 _HALF_WIDTH = {0xFF01 + n: 0x21 + n for n in range(94)} | {0x3000: 0x20}
-_AMOUNT_NOISE = str.maketrans("", "", ",¥￥元 ")
-
-Converter = Callable[[Any], Any]
-
-
-class FieldError(ValueError):
-    """A value that does not convert; the message says what was expected."""
 
 
 @dataclass(frozen=True)
@@ -82,134 +72,12 @@ def _clean(value: Any, spec: FieldSpec) -> Any:
     return value
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # spreadsheets hand whole numbers back as floats
-    return str(value)
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise FieldError("expected a whole number, got a boolean")
-    try:
-        number = Decimal(_as_text(value))
-    except InvalidOperation:
-        raise FieldError(f"expected a whole number, got {value!r}") from None
-    if number != number.to_integral_value():
-        raise FieldError(f"expected a whole number, got {value!r}")
-    return int(number)
-
-
-def _to_decimal(value: Any) -> Decimal:
-    try:
-        return Decimal(_as_text(value).translate(_AMOUNT_NOISE))
-    except InvalidOperation:
-        raise FieldError(f"expected a decimal amount, got {value!r}") from None
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    word = _as_text(value).lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise FieldError(f"expected a yes/no value, got {value!r}")
-
-
-def _date_parser(formats: tuple[str, ...]) -> Converter:
-    def to_date(value: Any) -> date:
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        text = _as_text(value)
-        for pattern in formats:
-            try:
-                return datetime.strptime(text, pattern).date()  # noqa: DTZ007 - a civil date
-            except ValueError:
-                continue
-        raise FieldError(f"{text!r} matches none of the date formats {', '.join(formats)}")
-
-    return to_date
-
-
-def _datetime_parser(formats: tuple[str, ...], zone: timezone) -> Converter:
-    def to_datetime(value: Any) -> datetime:
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=zone)
-        text = _as_text(value)
-        parsed = _parse_datetime_text(text, formats)
-        if parsed is None:
-            raise FieldError(f"{text!r} is not ISO 8601 and matches none of {', '.join(formats)}")
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
-
-    return to_datetime
-
-
-def _parse_datetime_text(text: str, formats: tuple[str, ...]) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    for pattern in formats:
-        try:
-            return datetime.strptime(text, pattern)  # noqa: DTZ007 - zone added by the caller
-        except ValueError:
-            continue
-    return None
-
-
-def _code_lookup(table: Mapping[str, str], enum_type: type[Enum] | None) -> Converter:
-    def lookup(value: Any) -> str:
-        key = _as_text(value)
-        if key in table:
-            return table[key]
-        if enum_type is not None and key in enum_type.__members__:
-            return key  # already the hub's code
-        raise FieldError(f"{key!r} is not in the code table (known: {', '.join(table)})")
-
-    return lookup
-
-
 def _field_type(model: type[TargetRecord], name: str) -> Any:
     """The non-None type of a model field (`date | None` → `date`)."""
     annotation = model.model_fields[name].annotation
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         (annotation,) = (a for a in typing.get_args(annotation) if a is not type(None))
     return annotation
-
-
-_BY_TYPE_NAME: dict[str, type] = {
-    "str": str, "int": int, "decimal": Decimal, "bool": bool, "date": date, "datetime": datetime,
-}  # fmt: skip
-
-
-def build_converter(
-    spec: FieldSpec,
-    field_type: Any,
-    *,
-    code_tables: Mapping[str, Mapping[str, str]],
-    zone: timezone,
-) -> Converter:
-    """Pick the conversion for one field once, when the stream is built, not per record."""
-    if spec.codes is not None:
-        table = code_tables[spec.codes] if isinstance(spec.codes, str) else spec.codes
-        enum_type = (
-            field_type if isinstance(field_type, type) and issubclass(field_type, Enum) else None
-        )
-        return _code_lookup(table, enum_type)
-    wanted = _BY_TYPE_NAME[spec.type] if spec.type else field_type
-    formats = tuple(spec.formats) if spec.formats else None
-    if wanted is datetime:
-        return _datetime_parser(formats or DEFAULT_DATETIME_FORMATS, zone)
-    if wanted is date:
-        return _date_parser(formats or DEFAULT_DATE_FORMATS)
-    simple: dict[Any, Converter] = {bool: _to_bool, int: _to_int, Decimal: _to_decimal}
-    if wanted in simple:
-        return simple[wanted]
-    return _as_text  # text, and enums by their hub code; pydantic checks the value
 
 
 @dataclass(frozen=True)
@@ -264,11 +132,13 @@ class RecordMapping:
             spec = _spec(value)
             field_type = _PROVENANCE_TYPES.get(name) or _field_type(model, name)
             convert = build_converter(spec, field_type, code_tables=code_tables, zone=zone)
+            if name == "source_record_id" and spec.type in (None, "str") and spec.codes is None:
+                convert = to_record_id
             rules.append(FieldRule(name, spec, convert))
         return rules
 
     def record_key(self, raw: Mapping[str, Any]) -> str | None:
-        """The source record id if the payload yields one (quarantine keys and watermarks use it)."""
+        """The source record id if the payload yields a valid one (quarantine keys, watermarks)."""
         try:
             value = self._read_one("source_record_id", raw)
         except FieldError:
@@ -299,7 +169,7 @@ class RecordMapping:
         if self.creates_residents:
             resident = _validate(ResidentFields, resident_values, errors, prefix=("resident",))
         if errors or record is None:
-            fields = ", ".join(".".join(map(str, e["loc"])) for e in errors)
+            fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
             raise BadRecordError(f"record does not fit the mapping: {fields}", errors=errors)
         return MappedRecord(
             source_record_id=str(provenance["source_record_id"]),

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,9 +42,9 @@ def one_line_errors(*expected: type[Exception]) -> Iterator[None]:
     try:
         yield
     except handled as error:
-        text = str(error).strip()
-        reason = text.splitlines()[0] if text else type(error).__name__
-        errors.print(f"[red]error:[/red] {reason}")
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        errors.print(f"[red]error:[/red] {escape(lines[0])}{escape(more)}")  # data is not markup
         raise typer.Exit(1) from None
 
 

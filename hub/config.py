@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # Revocations made by another process (worker, CLI) are honoured within this many seconds.
     revocation_refresh_seconds: float = Field(default=5.0, ge=0, le=300)
+    # totalCount of resident lists is kept this long (0: counted on every request).
+    count_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     # Outside OpenID Connect issuers whose access tokens the hub accepts (hub/auth/issuers.py):
     # a JSON list in HUB_TRUSTED_ISSUERS, or [[issuers]] tables in HUB_TRUSTED_ISSUERS_FILE.
     trusted_issuers: Annotated[tuple[TrustedIssuer, ...], NoDecode] = ()

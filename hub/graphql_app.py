@@ -27,6 +27,7 @@ from hub.clock import local_today
 from hub.config import Settings
 from hub.graphiql import hub_graphiql
 from hub.request_headers import request_id_of, request_purpose
+from hub.storage.counts import CountCache
 from hub.storage.session import RequestDatabase
 from schema.build import SUBGRAPHS, UNIFIED, build_schema
 from schema.context import Context, RequestInfo
@@ -60,6 +61,7 @@ class HubGraphQL(GraphQL[Context, None]):
         self.engine = engine
         self.endpoint = endpoint
         self.authenticator = authenticator
+        self.counts = CountCache(settings.count_cache_seconds)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -82,6 +84,7 @@ class HubGraphQL(GraphQL[Context, None]):
             request_purpose=request_purpose(request.headers),
             request=info,
             max_page_size=self.settings.max_page_size,
+            counts=self.counts,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.storage.base import utcnow
@@ -34,12 +34,20 @@ class Rejected:
     payload: dict[str, Any]
 
 
+KEY_LENGTH = 128  # the record_key and source_record_id columns
+
+
 def record_key(source_record_id: str | None, payload: dict[str, Any]) -> str:
-    """The source record id, else a stable hash of the payload (the same bad row keeps one key)."""
-    if source_record_id:
-        return source_record_id[:128]
+    """The source record id, else a stable hash of the payload (the same bad row keeps one key).
+
+    An id that would not fit its column (too long, control characters) is never cut to fit:
+    two such ids would share a key. The mapping refuses them, so they arrive here as None.
+    """
+    if source_record_id and len(source_record_id) <= KEY_LENGTH:
+        return source_record_id
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a payload may hold unpaired surrogates (JSON `\ud800` escapes)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def quarantine_records(
@@ -102,20 +110,39 @@ async def release_records(
     )
 
 
+@dataclass(frozen=True)
+class QuarantineFilter:
+    """Which quarantined records a command means; None matches any."""
+
+    connector: str | None = None
+    stream: str | None = None
+    reason: QuarantineReason | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """WHERE clauses for the quarantine table (none: every row)."""
+        conditions = []
+        if self.connector is not None:
+            conditions.append(QuarantinedRecord.connector == self.connector)
+        if self.stream is not None:
+            conditions.append(QuarantinedRecord.stream == self.stream)
+        if self.reason is not None:
+            conditions.append(QuarantinedRecord.reason == self.reason)
+        return conditions
+
+
 async def list_quarantine(
     session: AsyncSession,
     *,
     connector: str | None = None,
+    stream: str | None = None,
     reason: QuarantineReason | None = None,
+    after: int = 0,
     limit: int | None = None,
 ) -> Sequence[QuarantinedRecord]:
-    query = select(QuarantinedRecord).order_by(
-        QuarantinedRecord.connector, QuarantinedRecord.stream, QuarantinedRecord.id
-    )
-    if connector is not None:
-        query = query.where(QuarantinedRecord.connector == connector)
-    if reason is not None:
-        query = query.where(QuarantinedRecord.reason == reason)
+    """Rows in id order after the id `after` (pages: pass the last id shown)."""
+    which = QuarantineFilter(connector, stream, reason)
+    query = select(QuarantinedRecord).where(QuarantinedRecord.id > after, *which.conditions())
+    query = query.order_by(QuarantinedRecord.id)
     if limit is not None:
         query = query.limit(limit)
     return (await session.scalars(query)).all()

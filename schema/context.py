@@ -14,6 +14,7 @@ from starlette.responses import Response
 from hub.audit.ledger import AccessLedger
 from hub.auth.caller import Caller
 from hub.request_headers import Purpose
+from hub.storage.counts import CountCache
 from hub.storage.session import RequestDatabase
 from schema.loads import Loaders, LoadScope
 
@@ -40,6 +41,7 @@ class Context:
     request: RequestInfo = field(default_factory=RequestInfo)
     max_page_size: int = 500
     ledger: AccessLedger = field(default_factory=AccessLedger)
+    counts: CountCache = field(default_factory=lambda: CountCache(0))  # 0: count every time
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 

@@ -16,7 +16,7 @@ from hub.storage.models import DEPARTMENT_MODELS
 from schema.context import Info
 from schema.departments import DEPARTMENTS
 from schema.enums import Department, Gender, ResidentTag
-from schema.errors import ForbiddenError
+from schema.errors import BadUserInputError, ForbiddenError
 from schema.grid import GRIDS, Grid
 from schema.loads import Batch, Load, loaded
 from schema.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
@@ -200,16 +200,22 @@ class ResidentConnection:
     within_path: strawberry.Private[str | None]
     empty: strawberry.Private[bool] = False
 
-    @strawberry.field(description="Residents matching the filter in all pages.")
+    @strawberry.field(
+        description=(
+            "Residents matching the filter in all pages; kept for a few seconds, so it may "
+            "lag behind the data by that long (HUB_COUNT_CACHE_SECONDS)."
+        )
+    )
     async def total_count(self, info: Info) -> int:
         if self.empty:
             return 0
-        async with info.context.database.connect() as connection:
-            return await residents.count_residents(
+        context = info.context
+        async with context.database.connect() as connection:
+            return await context.counts.count(
                 connection,
                 criteria=self.criteria,
                 within_path=self.within_path,
-                today=info.context.today,
+                today=context.today,
             )
 
 
@@ -233,6 +239,20 @@ def empty_connection(criteria: residents.ResidentFilter) -> ResidentConnection:
     )
 
 
+# Cursors carry the (grid path, id) position: paths never contain this character.
+_SEPARATOR = "|"
+
+
+def _position(key: str) -> tuple[str, str]:
+    path, separator, resident_id = key.partition(_SEPARATOR)
+    if not separator or not path.endswith("/") or not resident_id:
+        raise BadUserInputError(
+            "`after` is not a cursor from this API; pass a `pageInfo.endCursor` you received",
+            argument="after",
+        )
+    return path, resident_id
+
+
 async def resident_page(
     info: Info,
     *,
@@ -244,7 +264,7 @@ async def resident_page(
     """One page of the residents the caller may see, optionally within one grid's subtree."""
     context = info.context
     check_page_size(first, maximum=context.max_page_size)
-    after_id = decode_cursor(after) if after is not None else None
+    after_key = _position(decode_cursor(after)) if after is not None else None
     scopes = context.caller.scopes
     search = criteria.to_criteria(scopes) if criteria is not None else residents.ResidentFilter()
     overlaps, within_path = _narrowest(context.caller.grid_path, grid_path)
@@ -256,16 +276,19 @@ async def resident_page(
             criteria=search,
             within_path=within_path,
             limit=first + 1,
-            after_id=after_id,
+            after=after_key,
             today=context.today,
         )
     edges = [
-        ResidentEdge(cursor=encode_cursor(row.id), node=resident_from_row(row, context.today))
+        ResidentEdge(
+            cursor=encode_cursor(f"{row.grid_path}{_SEPARATOR}{row.id}"),
+            node=resident_from_row(row, context.today),
+        )
         for row in rows[:first]
     ]
     page_info = PageInfo(
         has_next_page=len(rows) > first,
-        has_previous_page=after_id is not None,
+        has_previous_page=after_key is not None,
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )

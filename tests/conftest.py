@@ -98,7 +98,14 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 def settings(database_url: str, tmp_path: Path) -> Settings:
     policy = tmp_path / "policy.toml"
     policy.write_text(DEFAULT_POLICY.read_text("utf-8") + EVERYTHING_ROLE, encoding="utf-8")
-    return Settings(database_url=database_url, var_dir=tmp_path / "var", env="dev", policy=policy)
+    # Counts exact on every request (the count cache has tests of its own).
+    return Settings(
+        database_url=database_url,
+        var_dir=tmp_path / "var",
+        env="dev",
+        policy=policy,
+        count_cache_seconds=0,
+    )
 
 
 @pytest.fixture

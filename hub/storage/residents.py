@@ -17,6 +17,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -94,14 +95,32 @@ async def find_residents(
     criteria: ResidentFilter,
     within_path: str | None,
     limit: int,
-    after_id: str | None = None,
+    after: tuple[str, str] | None = None,
     today: date,
 ) -> Sequence[Row[Any]]:
-    """One page of residents in id order (keyset pagination: stable under inserts)."""
+    """One page of residents in (grid path, id) order, after the `(grid_path, id)` given.
+
+    Keyset pagination on the (grid_path, id) index: stable under inserts, and a page of a
+    subtree is a walk of one index range whatever the subtree's size.
+    """
+    query = page_query(
+        criteria=criteria, within_path=within_path, limit=limit, after=after, today=today
+    )
+    return (await connection.execute(query)).all()  # type: ignore[no-any-return]
+
+
+def page_query(
+    *,
+    criteria: ResidentFilter,
+    within_path: str | None,
+    limit: int,
+    after: tuple[str, str] | None,
+    today: date,
+) -> Select[Any]:
     query = _filtered(select(RESIDENTS), criteria, within_path=within_path, today=today)
-    if after_id is not None:
-        query = query.where(Resident.id > after_id)
-    return (await connection.execute(query.order_by(Resident.id).limit(limit))).all()  # type: ignore[no-any-return]
+    if after is not None:
+        query = query.where(tuple_(Resident.grid_path, Resident.id) > tuple_(*after))
+    return query.order_by(Resident.grid_path, Resident.id).limit(limit)
 
 
 async def count_residents(

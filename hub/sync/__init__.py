@@ -11,42 +11,56 @@ A stream runs under a lock (a PostgreSQL session advisory lock, so replicas neve
 same stream at once; a process-local lock on SQLite); a stream whose lock is held is
 recorded as SKIPPED. `SyncScheduler` runs due streams in the background of `hub serve`.
 
+Guards against hostile and broken sources: a record updated after the run began is
+quarantined (FUTURE_TIMESTAMP) and only accepted records move a stream's cursor
+(`Batch.settle`); a batch the database refuses is written again record by record, so one
+poison record is quarantined (WRITE_ERROR) and its neighbours commit; a run whose mapping
+rejects too much fails without committing the batch (`limits`).
+
 The package: `results` (counts and summaries), `context` (a stream's target and mapping),
-`batch` (preparing records), `writer` (writing them), `pipeline` (one batch), `locks`, `runs`
-(run records and cursors), `runner` (`sync`, `sync_source`, `run_stream`), `retry`
-(`retry_quarantine`), `scheduler`. Everything public is re-exported here.
+`batch` (preparing records), `writer` (writing them), `pipeline` (one batch), `limits`
+(rejection limits), `locks`, `runs` (run records and cursors), `runner` (`sync`,
+`sync_source`, `run_stream`), `retry` (`retry_quarantine`), `scheduler`. Everything public
+is re-exported here.
 """
 
 from __future__ import annotations
 
 from hub.sync.batch import Lookups, Prepared, RejectedRecord, prepare
-from hub.sync.context import TARGET_MODELS, StreamContext, stream_context
+from hub.sync.context import TARGET_MODELS, RejectionLimits, StreamContext, stream_context
+from hub.sync.limits import MAPPING_REASONS, TooManyRejectionsError, check_rejections
 from hub.sync.locks import advisory_lock_key, stream_lock
 from hub.sync.pipeline import ingest_records
-from hub.sync.results import Counts, ProgressCallback, RunSummary
+from hub.sync.results import BatchResult, Counts, ProgressCallback, RunSummary
 from hub.sync.retry import RetrySummary, retry_quarantine
-from hub.sync.runner import connectors_config, log, run_stream, sync, sync_source
+from hub.sync.runner import connectors_config, failure, log, run_stream, sync, sync_source
 from hub.sync.runs import StreamRun, load_cursor, record_skipped, save_cursor
 from hub.sync.scheduler import SyncScheduler, due_streams, last_run_started, run_due_syncs
 from hub.sync.writer import Outcome, Writer
 
 __all__ = [
+    "MAPPING_REASONS",
     "TARGET_MODELS",
+    "BatchResult",
     "Counts",
     "Lookups",
     "Outcome",
     "Prepared",
     "ProgressCallback",
     "RejectedRecord",
+    "RejectionLimits",
     "RetrySummary",
     "RunSummary",
     "StreamContext",
     "StreamRun",
     "SyncScheduler",
+    "TooManyRejectionsError",
     "Writer",
     "advisory_lock_key",
+    "check_rejections",
     "connectors_config",
     "due_streams",
+    "failure",
     "ingest_records",
     "last_run_started",
     "load_cursor",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.base import UNREADABLE_KEY
 from connectors.errors import BadRecordError
 from connectors.mapping import MappedRecord
 from connectors.targets import ResidentFields
@@ -35,11 +37,22 @@ class Prepared:
     rejection: RejectedRecord | None = None
 
 
-def prepare(context: StreamContext, raw: dict[str, Any]) -> Prepared:
-    """Map, validate and normalise the ID number; failures become a rejection, not an exception."""
+def prepare(context: StreamContext, raw: dict[str, Any], *, started_at: datetime) -> Prepared:
+    """Map, validate, check the time and normalise the ID number; failures become a rejection.
+
+    `started_at` is the run's start: a record updated later than that (beyond the source's
+    `future_tolerance`) carries a wrong clock or date and is refused as FUTURE_TIMESTAMP.
+    """
+    if UNREADABLE_KEY in raw:
+        item = Prepared(raw, record_key(None, raw))
+        where = {k: v for k, v in raw.items() if k in ("_file", "_line", "_row", "_page", "_item")}
+        message = str(raw[UNREADABLE_KEY])
+        item.rejection = RejectedRecord(QuarantineReason.UNREADABLE, message, where or None)
+        return item
     item = Prepared(raw, record_key(context.mapping.record_key(raw), raw))
     try:
         item.mapped = context.mapping.apply(raw)
+        _check_time(item.mapped.source_updated_at, context, started_at)
         item.id_number = normalize_id_number(item.mapped.id_number)
     except BadRecordError as error:
         item.rejection = RejectedRecord(QuarantineReason.SCHEMA_ERROR, str(error), error.errors)
@@ -48,17 +61,48 @@ def prepare(context: StreamContext, raw: dict[str, Any]) -> Prepared:
         detail = {"reason": error.reason.value, "detail": error.detail}
         message = f"invalid ID number: {error.reason.value} ({error.detail})"
         item.rejection = RejectedRecord(QuarantineReason.INVALID_ID_NUMBER, message, detail)
+    except RejectedRecord as rejection:
+        item.rejection = rejection
     return item
+
+
+def _check_time(updated: datetime, context: StreamContext, started_at: datetime) -> None:
+    if updated <= started_at + context.future_tolerance:
+        return
+    raise RejectedRecord(
+        QuarantineReason.FUTURE_TIMESTAMP,
+        f"updated at {updated.isoformat()}, after this run began ({started_at.isoformat()}, "
+        f"tolerance {context.future_tolerance}): the source's clock or date is wrong; it never "
+        "moves the cursor, and is taken once that time has passed or the source corrects it",
+        {"source_updated_at": updated.isoformat(), "run_started_at": started_at.isoformat()},
+    )
 
 
 @dataclass
 class Lookups:
-    """Everything a batch refers to, fetched in a few queries and kept current as it is written."""
+    """Everything a batch refers to, fetched in a few queries and kept current as it is written.
+
+    What the writer adds goes through `remember`, so `undo` can forget the rows of a record
+    whose savepoint was rolled back (they are no longer in the session).
+    """
 
     residents: dict[str, Resident] = field(default_factory=dict)
     records: dict[str, SourceRecord] = field(default_factory=dict)
     grids: dict[str, Grid] = field(default_factory=dict)
     households: dict[str, Household] = field(default_factory=dict)
+    _added: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+
+    def remember(self, table: dict[str, Any], key: str, row: Any) -> None:
+        table[key] = row
+        self._added.append((table, key))
+
+    def mark(self) -> int:
+        return len(self._added)
+
+    def undo(self, mark: int) -> None:
+        for table, key in reversed(self._added[mark:]):
+            table.pop(key, None)
+        del self._added[mark:]
 
     @classmethod
     async def load(

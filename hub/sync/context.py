@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from connectors.base import Source, Stream
-from connectors.config import ConnectorsConfig
+from connectors.config import ConnectorsConfig, StreamBase
 from connectors.mapping import RecordMapping, parse_timezone
 from hub.storage.models import (
     AssistanceGrant,
@@ -36,6 +37,19 @@ TARGET_MODELS: dict[str, type[SourceRecord]] = {
 
 
 @dataclass(frozen=True)
+class RejectionLimits:
+    """When mapping rejections fail a run (see hub/sync/limits.py); the stream's settings."""
+
+    batch: float = 0.5
+    run: float = 0.2
+    minimum: int = 5
+
+    @classmethod
+    def of(cls, config: StreamBase) -> RejectionLimits:
+        return cls(config.max_rejected_batch, config.max_rejected_run, config.min_rejected)
+
+
+@dataclass(frozen=True)
 class StreamContext:
     """What the pipeline needs to know about a stream (built from a Source, or from config for retry)."""
 
@@ -44,11 +58,17 @@ class StreamContext:
     source: str
     model: type[SourceRecord]
     mapping: RecordMapping
+    future_tolerance: timedelta = timedelta(minutes=5)
+    limits: RejectionLimits = field(default_factory=RejectionLimits)
 
     @classmethod
     def of(cls, source: Source, stream: Stream[Any]) -> StreamContext:
         model = TARGET_MODELS[stream.config.target]
-        return cls(source.name, stream.name, source.source, model, stream.mapping)
+        return cls(
+            source.name, stream.name, source.source, model, stream.mapping,
+            future_tolerance=source.config.future_tolerance,
+            limits=RejectionLimits.of(stream.config),
+        )  # fmt: skip
 
 
 def stream_context(config: ConnectorsConfig, connector: str, stream: str) -> StreamContext | None:
@@ -60,4 +80,7 @@ def stream_context(config: ConnectorsConfig, connector: str, stream: str) -> Str
     zone = parse_timezone(source.timezone)
     mapping = RecordMapping(stream_config, code_tables=config.code_tables, zone=zone)
     model = TARGET_MODELS[stream_config.target]
-    return StreamContext(connector, stream, source.source or connector, model, mapping)
+    return StreamContext(
+        connector, stream, source.source or connector, model, mapping,
+        future_tolerance=source.future_tolerance, limits=RejectionLimits.of(stream_config),
+    )  # fmt: skip

@@ -12,14 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.base import Source, Stream
 from connectors.config import ConnectorsConfig, load_config
-from connectors.errors import ConfigError, ConnectorError, FatalError
+from connectors.errors import ConfigError, ConnectorError, FatalError, RetriableError
 from connectors.registry import build_source, select_connectors
 from hub.config import Settings
 from hub.storage.models import RunStatus
 from hub.sync.context import StreamContext, stream_context
+from hub.sync.limits import TooManyRejectionsError
 from hub.sync.locks import stream_lock
 from hub.sync.results import ProgressCallback, RunSummary
-from hub.sync.runs import StreamRun, record_skipped
+from hub.sync.runs import StreamRun, record_skipped, runaway_watermark
 
 log = logging.getLogger("hub.sync")
 
@@ -30,6 +31,7 @@ async def run_stream(
     stream: Stream[Any],
     *,
     full: bool = False,
+    accept_rejections: bool = False,
     progress: ProgressCallback | None = None,
 ) -> RunSummary:
     """Run one stream of an opened source to its end (or its first fatal error)."""
@@ -37,24 +39,58 @@ async def run_stream(
     async with stream_lock(engine, source.name, stream.name) as acquired:
         if not acquired:
             return await record_skipped(engine, context, "another process is running this stream")
-        run = StreamRun(engine, context, full=full)
+        run = StreamRun(engine, context, full=full, accept_rejections=accept_rejections)
         cursor = await run.start()
         try:
+            _refuse_runaway(cursor, run, source.name)
             async for batch in stream.read(cursor):
                 await run.write(batch)
                 if progress is not None:
                     progress(source.name, stream.name, run.counts)
-        except ConnectorError as error:
-            return await run.finish(RunStatus.FAILED, str(error))
+        except (ConnectorError, TooManyRejectionsError) as error:
+            return await run.finish(RunStatus.FAILED, failure(error, source.name))
         except asyncio.CancelledError:
-            await asyncio.shield(run.finish(RunStatus.FAILED, "cancelled"))
+            hint = f"cancelled; {_RESUMES.format(name=source.name)}"
+            await asyncio.shield(run.finish(RunStatus.FAILED, hint))
             raise
         except (
             Exception
         ) as error:  # a bug or a database failure: record it, keep other streams going
             log.exception("sync %s/%s failed", source.name, stream.name)
-            return await run.finish(RunStatus.FAILED, f"{type(error).__name__}: {error}")
+            return await run.finish(RunStatus.FAILED, failure(error, source.name))
         return await run.finish(RunStatus.SUCCEEDED)
+
+
+def _refuse_runaway(cursor: Any, run: StreamRun, name: str) -> None:
+    watermark = runaway_watermark(cursor, limit=run.started_at + run.context.future_tolerance)
+    if watermark is not None:
+        raise FatalError(
+            f"the stream's watermark {watermark} lies after this run's start, so it would read "
+            "nothing (a record dated in the future moved it before such records were refused); "
+            f"run `hub sync {name} --full` once to read everything again (upserts keep that "
+            "idempotent)"
+        )
+
+
+_RESUMES = "batches already written stay, and `hub sync {name}` resumes after the last of them"
+
+
+def failure(error: BaseException, name: str) -> str:
+    """The reason a run failed, and how to recover from it."""
+    if isinstance(error, TooManyRejectionsError):
+        return str(error)  # it names its own fix
+    resumes = _RESUMES.format(name=name)
+    if isinstance(error, RetriableError):
+        return f"{error}. To recover: nothing is lost; {resumes} once the source answers again"
+    if isinstance(error, FatalError):
+        return (
+            f"{error}. To recover: fix that (`hub connectors check {name}` checks the file), "
+            f"then run `hub sync {name}`; {resumes}"
+        )
+    return (
+        f"{type(error).__name__}: {error}. To recover: an unexpected error, logged with its "
+        f"traceback; {resumes}"
+    )
 
 
 async def sync_source(
@@ -63,6 +99,7 @@ async def sync_source(
     *,
     streams: Sequence[str] | None = None,
     full: bool = False,
+    accept_rejections: bool = False,
     progress: ProgressCallback | None = None,
 ) -> list[RunSummary]:
     """Open the source once and run its streams (all, or those named) one after another."""
@@ -71,9 +108,11 @@ async def sync_source(
         await source.open()
     except ConnectorError as error:
         await source.close()
-        return [await _failed_to_open(engine, source, s, str(error)) for s in chosen]
+        reason = failure(error, source.name)
+        return [await _failed_to_open(engine, source, s, reason) for s in chosen]
+    options: dict[str, Any] = {"full": full, "accept_rejections": accept_rejections}
     try:
-        return [await run_stream(engine, source, s, full=full, progress=progress) for s in chosen]
+        return [await run_stream(engine, source, s, progress=progress, **options) for s in chosen]
     finally:
         await source.close()
 
@@ -101,6 +140,7 @@ async def sync(
     *,
     connectors: Sequence[str] = (),
     full: bool = False,
+    accept_rejections: bool = False,
     progress: ProgressCallback | None = None,
     config: ConnectorsConfig | None = None,
     env: Mapping[str, str] | None = None,
@@ -111,8 +151,9 @@ async def sync(
     summaries: list[RunSummary] = []
     for name in select_connectors(config, connectors):
         summaries += await _sync_configured(
-            engine, config, name, environment, full=full, progress=progress
-        )
+            engine, config, name, environment,
+            full=full, accept_rejections=accept_rejections, progress=progress,
+        )  # fmt: skip
     return summaries
 
 
@@ -124,6 +165,7 @@ async def _sync_configured(
     *,
     streams: Sequence[str] | None = None,
     full: bool = False,
+    accept_rejections: bool = False,
     progress: ProgressCallback | None = None,
 ) -> list[RunSummary]:
     """Build and run one connector; one that cannot be built (a missing secret) fails alone."""
@@ -131,10 +173,12 @@ async def _sync_configured(
         source = build_source(config, name, env=env)
     except FatalError as error:
         chosen = streams if streams is not None else list(config.connectors[name].streams)
-        return [
-            await _record_failure(engine, config, name, stream, str(error)) for stream in chosen
-        ]
-    return await sync_source(engine, source, streams=streams, full=full, progress=progress)
+        reason = failure(error, name)
+        return [await _record_failure(engine, config, name, stream, reason) for stream in chosen]
+    return await sync_source(
+        engine, source, streams=streams, full=full,
+        accept_rejections=accept_rejections, progress=progress,
+    )  # fmt: skip
 
 
 async def _record_failure(

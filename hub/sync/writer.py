@@ -68,7 +68,7 @@ class Writer:
             **mapped.record.model_dump(),
         )
         self.session.add(row)
-        self.lookups.records[mapped.source_record_id] = row
+        self.lookups.remember(self.lookups.records, mapped.source_record_id, row)
 
     async def _upsert_resident(
         self, resident: Resident | None, id_number: str, fields: ResidentFields | None
@@ -119,7 +119,7 @@ class Writer:
             grid_path=grid.path,
         )
         self.session.add(resident)
-        self.lookups.residents[id_number] = resident
+        self.lookups.remember(self.lookups.residents, id_number, resident)
         return resident
 
     async def _household(self, number: str, fields: ResidentFields, grid: Grid) -> Household:
@@ -130,7 +130,7 @@ class Writer:
                 id=str(uuid.uuid4()), number=number, address=address, grid_code=grid.code
             )
             self.session.add(household)
-            self.lookups.households[number] = household
+            self.lookups.remember(self.lookups.households, number, household)
             await self.session.flush()  # before the residents that point at it
         return household
 

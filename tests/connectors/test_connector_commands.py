@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
+from hub.cli import app as hub_app
 from hub.config import Settings
-from hub.connectors_cli import connectors_app, quarantine_app, sync_command
 from hub.storage.base import utcnow
 from hub.storage.models import RunStatus
 from hub.storage.session import create_engine, create_sessionmaker
@@ -77,11 +76,7 @@ def hub_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) 
 
 
 def cli(*args: str) -> Any:
-    app = typer.Typer()
-    app.command("sync")(sync_command)
-    app.add_typer(connectors_app, name="connectors")
-    app.add_typer(quarantine_app, name="quarantine")
-    return CliRunner().invoke(app, list(args))
+    return CliRunner().invoke(hub_app, list(args))
 
 
 def seed_grids(database_url: str) -> None:

@@ -201,7 +201,7 @@ CONFIG_ERRORS = [
         {"connectors": {"h": {"kind": "http", "base_url": "http://x", "streams": {"s": {
             "path": "/", "pagination": {"style": "page"}, "target": "vaccination",
             "fields": {"source_record_id": "id", "source_updated_at": "t", "id_number": "n", "vaccine": "v"}}}}}},
-        "connectors.h.streams.s: Value error, fields: missing mapping for dose_number, administered_on", id="missing-field",
+        "connectors.h.streams.s.fields: missing mapping for dose_number, administered_on", id="missing-field",
     ),
     pytest.param(
         {"connectors": {"h": {"kind": "http", "base_url": "http://x", "auth": {"type": "oauth2", "client_id": "c"}, "streams": {}}}},

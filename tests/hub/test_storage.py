@@ -14,10 +14,12 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.clock import local_today
 from hub.storage import migrations
 from hub.storage.base import Base
 from hub.storage.grids import in_subtree
 from hub.storage.models import Grid, Resident, Vaccination
+from hub.storage.residents import ResidentFilter, page_query
 from hub.storage.session import create_engine
 from tests.conftest import World
 
@@ -182,3 +184,26 @@ async def test_subtree_query_uses_the_path_index(engine: AsyncEngine, is_postgre
             plan = [row[-1] for row in rows]
 
     assert any("ix_residents_grid_path" in line for line in plan), plan
+
+
+async def test_a_page_of_a_subtree_walks_the_path_index_without_sorting(
+    engine: AsyncEngine, is_postgres: bool
+) -> None:
+    query = page_query(
+        criteria=ResidentFilter(),
+        within_path="410105/410105001/",
+        limit=101,
+        after=("410105/410105001/410105001001/410105001001001/", "r-000050"),
+        today=local_today(),
+    )
+    compiled = query.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+    async with engine.connect() as connection:
+        if is_postgres:
+            await connection.execute(text("SET enable_seqscan = off"))
+            plan = (await connection.execute(text(f"EXPLAIN {compiled}"))).scalars().all()
+        else:
+            rows = await connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+            plan = [row[-1] for row in rows]
+
+    assert any("ix_residents_grid_path_id" in line for line in plan), plan
+    assert not any("Sort" in line or "TEMP B-TREE" in line for line in plan), plan

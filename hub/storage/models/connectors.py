@@ -25,8 +25,11 @@ class QuarantineReason(StrEnum):
 
     INVALID_ID_NUMBER = "INVALID_ID_NUMBER"  # detail: the IdNumberReason
     UNMATCHED_RESIDENT = "UNMATCHED_RESIDENT"  # no resident with that number (yet)
-    SCHEMA_ERROR = "SCHEMA_ERROR"  # detail: pydantic's field errors
+    SCHEMA_ERROR = "SCHEMA_ERROR"  # detail: pydantic-style field errors (conversion, range)
     CONFLICT = "CONFLICT"  # the record contradicts what the hub holds
+    FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"  # updated after the run started: a wrong clock or date
+    UNREADABLE = "UNREADABLE"  # a row or item that could not be decoded or parsed (detail: where)
+    WRITE_ERROR = "WRITE_ERROR"  # the database refused the record alone (detail: its error)
 
 
 class ConnectorState(Base):
@@ -59,6 +62,8 @@ class ConnectorRun(Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    # quarantined per QuarantineReason, e.g. {"SCHEMA_ERROR": 3, "UNMATCHED_RESIDENT": 2}
+    reasons: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True))
     error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (

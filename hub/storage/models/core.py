@@ -72,11 +72,15 @@ class Resident(Base):
         ForeignKey("households.id", ondelete="SET NULL"), index=True
     )
     grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code"), index=True)
-    grid_path: Mapped[str] = mapped_column(path_type(), index=True)
+    grid_path: Mapped[str] = mapped_column(path_type())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (CheckConstraint("length(id_number) = 18", name="id_number_length"),)
+    __table_args__ = (
+        CheckConstraint("length(id_number) = 18", name="id_number_length"),
+        # Lists are served in (grid path, id) order: one range walk of this index per page.
+        Index("ix_residents_grid_path_id", "grid_path", "id"),
+    )
 
 
 class ResidentTagRow(Base):

@@ -1,0 +1,47 @@
+"""`hub serve`: the hub over HTTP (GraphQL, subgraphs, OAuth, health, metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from hub.cli_support import one_line_errors, settings_from_environment
+from hub.config import Settings
+
+app = typer.Typer()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (HUB_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (HUB_PORT).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the hub over HTTP (GraphQL, subgraphs, health checks)."""
+    import uvicorn
+
+    from hub.app import STARTUP_ERRORS
+
+    with one_line_errors(*STARTUP_ERRORS):
+        settings = settings_from_environment()
+        _check_startup(settings)
+    uvicorn.run(
+        "hub.asgi:create_app_from_environment",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def _check_startup(settings: Settings) -> None:
+    """Build the app once before the workers do: a configuration it cannot run with (settings,
+    policy, trusted issuers, keys) fails here, as one line, instead of in every worker."""
+    from hub.app import create_app
+
+    application = create_app(settings)
+    asyncio.run(application.state.engine.dispose())
