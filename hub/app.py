@@ -23,6 +23,8 @@ from hub.auth.oauth.routes import oauth_routes
 from hub.auth.policy import load_policy
 from hub.auth.runtime import AuthRuntime
 from hub.config import Settings
+from hub.crypto.master import FieldKeyError
+from hub.crypto.store import attach_field_keys
 from hub.graphql_app import graphql_routes
 from hub.health import health_routes
 from hub.metrics import Metrics, MetricsMiddleware
@@ -35,6 +37,7 @@ STARTUP_ERRORS: tuple[type[Exception], ...] = (
     ValueError,  # settings, policy, trusted issuers
     KeyStoreError,
     AuditKeyError,
+    FieldKeyError,
     ConnectorError,
 )
 
@@ -45,6 +48,7 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     Missing production keys or a broken policy fail here, at start-up, naming the fix.
     """
     engine = create_engine(settings.database_url, echo=settings.sql_echo)
+    fields = attach_field_keys(engine, settings)  # prod without HUB_FIELD_KEY stops here
     policy = load_policy(settings.policy)
     auth = AuthRuntime.create(settings, engine, policy, password_hasher=password_hasher)
     authenticator = Authenticator(auth.verifier, policy, GridPaths(engine))
@@ -74,6 +78,7 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.fields = fields
     app.state.auth = auth
     app.state.audit = trail
     return app

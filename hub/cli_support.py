@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.config import Settings, settings_problem
+from hub.crypto.store import attach_field_keys
 from hub.storage.session import create_engine
 
 T = TypeVar("T")
@@ -70,6 +71,7 @@ def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[
 
     async def main() -> T:
         engine = create_engine(settings.database_url)
+        attach_field_keys(engine, settings)
         try:
             return await work(engine)
         finally:

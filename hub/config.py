@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hub.auth.issuers import TrustedIssuer, parse_json_issuers, trusted_issuers
+from hub.crypto.suites import Suite
 
 __all__ = ["Settings", "SettingsError", "TrustedIssuer", "settings_problem"]
 
@@ -48,6 +49,13 @@ class Settings(BaseSettings):
     # a JSON list in HUB_TRUSTED_ISSUERS, or [[issuers]] tables in HUB_TRUSTED_ISSUERS_FILE.
     trusted_issuers: Annotated[tuple[TrustedIssuer, ...], NoDecode] = ()
     trusted_issuers_file: Path | None = None
+
+    # Field encryption at rest (hub/crypto): the master key (64 hex characters; generated in
+    # dev under var_dir, required in prod), the suite of new data keys, and how soon a process
+    # sees a data key another process (`hub keys rotate-field-key`) made.
+    field_key: SecretStr | None = None
+    field_suite: Suite = Suite.AES_256_GCM
+    field_keys_refresh_seconds: float = Field(default=5.0, ge=0, le=300)
 
     # Audit trail
     audit_enabled: bool = True  # off only to measure its cost (`make bench`)

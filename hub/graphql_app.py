@@ -25,6 +25,7 @@ from hub.auth.caller import Caller
 from hub.auth.resource import RequireBearerToken
 from hub.clock import local_today
 from hub.config import Settings
+from hub.crypto.store import field_keys
 from hub.graphiql import hub_graphiql
 from hub.request_headers import request_id_of, request_purpose
 from hub.storage.counts import CountCache
@@ -85,6 +86,7 @@ class HubGraphQL(GraphQL[Context, None]):
             request=info,
             max_page_size=self.settings.max_page_size,
             counts=self.counts,
+            fields=await field_keys(self.engine).ring(),
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

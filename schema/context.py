@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from hub.audit.ledger import AccessLedger
 from hub.auth.caller import Caller
+from hub.crypto.ring import KeyRing, NoKeyRing
 from hub.request_headers import Purpose
 from hub.storage.counts import CountCache
 from hub.storage.session import RequestDatabase
@@ -40,6 +41,7 @@ class Context:
     request_purpose: Purpose = field(default_factory=Purpose)
     request: RequestInfo = field(default_factory=RequestInfo)
     max_page_size: int = 500
+    fields: KeyRing = field(default_factory=NoKeyRing)  # opens sealed ID and phone numbers
     ledger: AccessLedger = field(default_factory=AccessLedger)
     counts: CountCache = field(default_factory=lambda: CountCache(0))  # 0: count every time
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
@@ -60,7 +62,12 @@ class Context:
         """Built on first use, for the caller as authenticated by then (websockets: on init)."""
         if self._loaders is None:
             caller = self.caller
-            scope = LoadScope(within_path=caller.grid_path, today=self.today, scopes=caller.scopes)
+            scope = LoadScope(
+                within_path=caller.grid_path,
+                today=self.today,
+                scopes=caller.scopes,
+                fields=self.fields,
+            )
             self._loaders = Loaders(self.database, scope)
         return self._loaders
 

@@ -29,7 +29,9 @@ PII = [["resident:pii"]]
 # Residents by id within the caller's row scope: a resident outside it does not exist.
 RESIDENTS = Batch(
     "residents",
-    lambda c, ids, scope: residents.residents_by_id(c, ids, within_path=scope.within_path),
+    lambda c, ids, scope: residents.residents_by_id(
+        c, ids, within_path=scope.within_path, fields=scope.fields
+    ),
     many=False,
 )
 HOUSEHOLDS = Batch("households", lambda c, ids, _: residents.households_by_id(c, ids), many=False)
@@ -139,7 +141,7 @@ else:
     Resident = _compose_resident()
 
 
-def resident_from_row(row: Row[Any], today: date) -> CoreResidentFields:
+def resident_from_row(row: residents.ResidentRecord, today: date) -> CoreResidentFields:
     return Resident(
         id=strawberry.ID(row.id),
         name=row.name,
@@ -278,6 +280,7 @@ async def resident_page(
             limit=first + 1,
             after=after_key,
             today=context.today,
+            fields=context.fields,
         )
     edges = [
         ResidentEdge(

@@ -47,7 +47,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 def _with_session(settings: Settings, work: Callable[[AsyncSession, Policy], Awaitable[T]]) -> T:
     """Migrate, then run `work` in one committed transaction."""
     policy = load_policy(settings.policy)
-    migrations.upgrade(settings.database_url)
+    migrations.upgrade(settings.database_url, settings=settings)
 
     async def run(engine: AsyncEngine) -> T:
         async with create_sessionmaker(engine)() as session, session.begin():

@@ -44,7 +44,7 @@ def seed(
     """Generate a synthetic district (grid, boards, households, residents, records)."""
     with one_line_errors():
         settings = settings_from_environment()
-        migrations.upgrade(settings.database_url)
+        migrations.upgrade(settings.database_url, settings=settings)
         summary = _run_seed(settings, scale=scale.value, residents=residents, seed=seed)
         if as_json:
             print_json(dataclasses.asdict(summary))

@@ -40,8 +40,21 @@ def serve(
 
 def _check_startup(settings: Settings) -> None:
     """Build the app once before the workers do: a configuration it cannot run with (settings,
-    policy, trusted issuers, keys) fails here, as one line, instead of in every worker."""
+    policy, trusted issuers, keys — HUB_FIELD_KEY must open the database's field keys) fails
+    here, as one line, instead of in every worker."""
     from hub.app import create_app
+    from hub.storage import migrations
 
     application = create_app(settings)
-    asyncio.run(application.state.engine.dispose())
+    engine = application.state.engine
+
+    async def check() -> None:
+        try:  # before migrations there are no keys to open: /readyz says what is pending
+            if await migrations.current_revision(engine) == migrations.head_revision(
+                settings.database_url
+            ):
+                await application.state.fields.ring()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())

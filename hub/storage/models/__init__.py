@@ -14,6 +14,7 @@ from hub.storage.models.connectors import (
     RunStatus,
 )
 from hub.storage.models.core import Grid, GridMember, Household, Resident, ResidentTagRow
+from hub.storage.models.fields import FieldKey, FieldKeyState
 from hub.storage.models.oauth import (
     CLIENT_AUTH_METHODS,
     BlockedClient,
@@ -51,6 +52,8 @@ __all__ = [
     "ConnectorRun",
     "ConnectorState",
     "FamilyDoctorContract",
+    "FieldKey",
+    "FieldKeyState",
     "Grid",
     "GridMember",
     "Household",
