@@ -39,9 +39,11 @@ def _configure(connection: Connection) -> None:
 
 async def _run_async() -> None:
     engine = create_engine(_database_url())
-    async with engine.connect() as connection:
-        await connection.run_sync(_configure)
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_configure)
+    finally:  # a migration that fails (a missing HUB_FIELD_KEY …) leaves no connection behind
+        await engine.dispose()
 
 
 def run_migrations_online() -> None:

@@ -29,6 +29,7 @@ from hub.auth.keys import Algorithm, KeyStore, KeyStoreError, SigningKey
 from hub.auth.policy import Policy, PolicyError, load_policy
 from hub.cli_support import one_line_errors, print_json, run_with_engine, settings_from_environment
 from hub.config import Settings
+from hub.crypto.cli import field_keys_command, rotate_field_key_command
 from hub.storage import migrations
 from hub.storage.models import OAuthClient
 from hub.storage.session import create_sessionmaker
@@ -36,7 +37,10 @@ from hub.storage.session import create_sessionmaker
 T = TypeVar("T")
 
 clients_app = typer.Typer(help="OAuth clients: machine callers of the hub.", no_args_is_help=True)
-keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Token signing keys, and the field keys that seal ID and phone numbers.",
+    no_args_is_help=True,
+)
 
 messages = Console(stderr=True, highlight=False, soft_wrap=True)
 results = Console(highlight=False)
@@ -312,3 +316,7 @@ def _key_summary(key: SigningKey, now: datetime) -> dict[str, Any]:
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
         "path": str(key.path),
     }
+
+
+keys_app.command("rotate-field-key")(rotate_field_key_command)
+keys_app.command("field-keys")(field_keys_command)
