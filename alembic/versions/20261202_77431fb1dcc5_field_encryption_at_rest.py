@@ -171,9 +171,7 @@ def upgrade() -> None:
         batch_op.drop_column("phone")
         batch_op.alter_column("id_number_encrypted", existing_type=sa.LargeBinary(), nullable=False)
         batch_op.alter_column("id_number_index", existing_type=sa.LargeBinary(), nullable=False)
-        batch_op.create_unique_constraint(
-            op.f("uq_residents_id_number_index"), ["id_number_index"]
-        )
+        batch_op.create_unique_constraint(op.f("uq_residents_id_number_index"), ["id_number_index"])
         batch_op.create_check_constraint(
             op.f("ck_residents_id_number_sealed_length"), "length(id_number_encrypted) = 52"
         )
