@@ -18,6 +18,7 @@ from hub.audit.key import AuditKeyError
 from hub.audit.trail import AuditTrail
 from hub.auth.backend import Authenticator
 from hub.auth.caller import GridPaths
+from hub.auth.issuers import check_roles
 from hub.auth.keys import KeyStoreError
 from hub.auth.oauth.routes import oauth_routes
 from hub.auth.policy import load_policy
@@ -47,9 +48,10 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
 
     Missing production keys or a broken policy fail here, at start-up, naming the fix.
     """
+    policy = load_policy(settings.policy)
+    check_roles(settings.trusted_issuers, policy.roles)  # before any key is made or read
     engine = create_engine(settings.database_url, echo=settings.sql_echo)
     fields = attach_field_keys(engine, settings)  # prod without HUB_FIELD_KEY stops here
-    policy = load_policy(settings.policy)
     auth = AuthRuntime.create(settings, engine, policy, password_hasher=password_hasher)
     authenticator = Authenticator(auth.verifier, policy, GridPaths(engine))
     metrics = Metrics()

@@ -68,12 +68,11 @@ class Settings(BaseSettings):
         """Validate the trusted issuers once, with the environment they will run in."""
         if not isinstance(data, dict):
             return data
-        raw = data.get("trusted_issuers") or ()
-        if isinstance(raw, str):
-            raw = parse_json_issuers(raw) if raw.strip() else ()
+        given = data.get("trusted_issuers")
+        raw = parse_json_issuers(given) if isinstance(given, str) and given.strip() else given
         file = data.get("trusted_issuers_file")
         data["trusted_issuers"] = trusted_issuers(
-            list(raw),
+            None if given is None else list(raw or ()),
             file=Path(file) if file else None,
             hub_issuer=str(data.get("issuer") or DEFAULT_ISSUER),
             production=data.get("env", "dev") == "prod",

@@ -102,15 +102,16 @@ class TrustedIssuer(BaseModel):
 
 
 def trusted_issuers(
-    raw: Sequence[Any], *, file: Path | None, hub_issuer: str, production: bool
+    raw: Sequence[Any] | None, *, file: Path | None, hub_issuer: str, production: bool
 ) -> tuple[TrustedIssuer, ...]:
-    """The configured issuers, validated: from `HUB_TRUSTED_ISSUERS` (`raw`) or the TOML
-    `file`, never both."""
-    if file is not None and raw:
+    """The configured issuers, validated: from `HUB_TRUSTED_ISSUERS` (`raw`; None when unset)
+    or the TOML `file`, never both."""
+    if file is not None and raw is not None:
         raise IssuerConfigError("set HUB_TRUSTED_ISSUERS or HUB_TRUSTED_ISSUERS_FILE, not both")
-    source, entries = (
-        (str(file), _read_file(file)) if file is not None else ("HUB_TRUSTED_ISSUERS", raw)
-    )
+    if file is not None:
+        source, entries = str(file), _read_file(file)
+    else:
+        source, entries = "HUB_TRUSTED_ISSUERS", list(raw or ())
     issuers = tuple(_entry(source, index, entry) for index, entry in enumerate(entries))
     seen: set[str] = set()
     for index, trusted in enumerate(issuers):

@@ -495,12 +495,12 @@ role_map = {{ "网格员" = "grid_worker" }}
         }
     ]
 
-    from_file = trusted_issuers([], file=path, hub_issuer="x", production=True)
+    from_file = trusted_issuers(None, file=path, hub_issuer="x", production=True)
     from_json = trusted_issuers(as_json, file=None, hub_issuer="x", production=True)
 
     assert from_file == from_json
     path.write_text(path.read_text(encoding="utf-8") + 'colour = "blue"\n', encoding="utf-8")
     with pytest.raises(IssuerConfigError, match=r"issuers\[0\]\.colour: unknown key"):
-        trusted_issuers([], file=path, hub_issuer="x", production=True)
+        trusted_issuers(None, file=path, hub_issuer="x", production=True)
     with pytest.raises(IssuerConfigError, match="not both"):
         trusted_issuers(as_json, file=path, hub_issuer="x", production=True)
