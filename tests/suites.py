@@ -9,6 +9,7 @@ output is printed whole when it ends; the exit status is non-zero if either fail
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,7 @@ def main(arguments: list[str]) -> int:
         sys.stdout.flush()
         status = status or code
     print(f"== both halves done in {time.monotonic() - started:.0f} s ==")
+    shutil.rmtree(workdir, ignore_errors=True)
     return status
 
 

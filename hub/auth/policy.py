@@ -23,12 +23,16 @@ KNOWN_SCOPES = frozenset(
         "police:sensitive",
         "audit:read",
         "admin",
+        "cases:read",
+        "cases:write",
+        "visits:write",
+        "kpi:read",
         "schema:read",
     }
 )
 
 # Scopes that grant no resident data; requests using only these need no purpose.
-NON_RESIDENT_SCOPES = frozenset({"grid:read", "audit:read", "admin", "schema:read"})
+NON_RESIDENT_SCOPES = frozenset({"grid:read", "audit:read", "admin", "kpi:read", "schema:read"})
 
 
 class PolicyError(ValueError):

@@ -42,6 +42,7 @@ def demo(
     try:
         with one_line_errors():
             settings = _sync_demo_sources(simulators.env)
+            _run_work(settings)
             base_url = f"http://{settings.host}:{port or settings.port}"
             _print_demo_clients(settings, base_url)
         console.print(f"GraphiQL: {base_url}/graphql", highlight=False)
@@ -101,6 +102,25 @@ def _sync_demo_sources(simulators_env: dict[str, str]) -> Settings:
     if not people:
         raise CommandError("no residents arrived from the police register; see the errors above")
     return settings
+
+
+def _run_work(settings: Settings) -> None:
+    """The demo district's month of work, once (after the connectors brought its people)."""
+    from hub.demo.work import MONTH, has_case_work, seed_month_of_work
+
+    async def run(engine: AsyncEngine) -> Any:
+        if await has_case_work(engine):
+            return None
+        return await seed_month_of_work(engine, seed=0)
+
+    summary = run_with_engine(settings, run)
+    if summary is not None:
+        console.print(
+            f"wrote a month of grid work ({MONTH.start:%Y-%m}): {summary.counts['cases']:,} "
+            f"cases, {summary.counts.get('visits', 0):,} visits, "
+            f"{summary.counts.get('patrols', 0):,} patrols",
+            highlight=False,
+        )
 
 
 def _print_demo_clients(settings: Settings, base_url: str) -> None:

@@ -41,7 +41,8 @@ def seed(
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same district.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
-    """Generate a synthetic district (grid, boards, households, residents, records)."""
+    """Generate a synthetic district (grid, boards, households, residents, records) and a
+    month of its grid work (patrols, visits, cases, joint meetings)."""
     with one_line_errors():
         settings = settings_from_environment()
         migrations.upgrade(settings.database_url, settings=settings)
@@ -50,8 +51,11 @@ def seed(
             print_json(dataclasses.asdict(summary))
         else:
             console.print(
-                f"seeded {summary.residents:,} residents in {summary.grids:,} grids "
-                f"({summary.total_rows:,} rows) in {summary.elapsed_seconds:.1f} s",
+                f"seeded {summary.residents:,} residents in {summary.grids:,} grids and a month "
+                f"of grid work ({summary.counts.get('cases', 0):,} cases, "
+                f"{summary.counts.get('visits', 0):,} visits, "
+                f"{summary.counts.get('patrols', 0):,} patrols): {summary.total_rows:,} rows "
+                f"in {summary.elapsed_seconds:.1f} s",
                 highlight=False,
             )
 
@@ -59,11 +63,12 @@ def seed(
 def _run_seed(
     settings: Settings, *, scale: Literal["small", "jinshui"], residents: int | None, seed: int
 ) -> Any:
-    from hub.demo.seed import SeedError, seed_district
+    from hub.demo.seed import SeedError, SeedSummary, seed_district
+    from hub.demo.work import seed_month_of_work
 
     async def run(engine: AsyncEngine) -> Any:
         with _progress("seeding residents") as update:
-            return await seed_district(
+            population = await seed_district(
                 engine,
                 scale=scale,
                 residents=residents,
@@ -71,6 +76,12 @@ def _run_seed(
                 progress=update,
                 batch_size=20_000,  # fewer commits: ~10 % faster than 5,000 on SQLite
             )
+        with _progress("a month of grid work") as update:
+            work = await seed_month_of_work(engine, seed=seed, progress=update)
+        return SeedSummary(
+            {**population.counts, **work.counts},
+            population.elapsed_seconds + work.elapsed_seconds,
+        )
 
     try:
         return run_with_engine(settings, run)

@@ -42,14 +42,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def enum_type(enum_class: type[enum.Enum]) -> Enum:
-    """A portable enum column: VARCHAR plus a named CHECK constraint on both backends."""
+def enum_type(enum_class: type[enum.Enum], *, name: str | None = None) -> Enum:
+    """A portable enum column: VARCHAR plus a named CHECK constraint on both backends.
+
+    The constraint is named after the enum; a second column of the same enum in one table
+    needs its own `name` (PostgreSQL wants constraint names unique per table).
+    """
     return Enum(
         enum_class,
         native_enum=False,
         create_constraint=True,
         length=32,
-        name=enum_class.__name__.lower(),
+        name=name or enum_class.__name__.lower(),
         validate_strings=True,
     )
 

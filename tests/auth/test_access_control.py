@@ -167,7 +167,10 @@ async def test_me_reports_client_roles_scopes_and_grid(world: World, clients: Cl
         "subject": client_id,
         "roles": ["grid_worker"],
         "scopes": sorted(
-            ["resident:basic", "resident:pii", "grid:read", "health:read", "social:read"]
+            [
+                *("resident:basic", "resident:pii", "grid:read", "health:read", "social:read"),
+                *("cases:read", "cases:write", "visits:write", "kpi:read"),  # DESIGN.md's roles
+            ]
         ),
         "grid": {"code": "410105001001001", "level": "BUILDING"},
     }

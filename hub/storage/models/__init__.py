@@ -15,6 +15,21 @@ from hub.storage.models.connectors import (
 )
 from hub.storage.models.core import Grid, GridMember, Household, Resident, ResidentTagRow
 from hub.storage.models.fields import FieldKey, FieldKeyState
+from hub.storage.models.governance import (
+    Case,
+    CaseAssignment,
+    CaseHousehold,
+    CaseResident,
+    CaseTrace,
+    IdempotencyKey,
+    JointMeeting,
+    JointMeetingCase,
+    JointMeetingParticipant,
+    Patrol,
+    PatrolFinding,
+    Visit,
+    VisitResident,
+)
 from hub.storage.models.oauth import (
     CLIENT_AUTH_METHODS,
     BlockedClient,
@@ -48,6 +63,11 @@ __all__ = [
     "AuditEvent",
     "AuditResidentAccess",
     "BlockedClient",
+    "Case",
+    "CaseAssignment",
+    "CaseHousehold",
+    "CaseResident",
+    "CaseTrace",
     "ChronicCondition",
     "ConnectorRun",
     "ConnectorState",
@@ -58,8 +78,14 @@ __all__ = [
     "GridMember",
     "Household",
     "HouseholdRegistration",
+    "IdempotencyKey",
     "InsuranceEnrollment",
+    "JointMeeting",
+    "JointMeetingCase",
+    "JointMeetingParticipant",
     "OAuthClient",
+    "Patrol",
+    "PatrolFinding",
     "PersonFlag",
     "QuarantineReason",
     "QuarantinedRecord",
@@ -72,4 +98,6 @@ __all__ = [
     "SourceRecord",
     "UsedClientAssertion",
     "Vaccination",
+    "Visit",
+    "VisitResident",
 ]
