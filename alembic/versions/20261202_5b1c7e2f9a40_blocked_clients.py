@@ -1,7 +1,7 @@
 """Blocked clients: outside issuers' clients refused at the hub, by (issuer, client_id).
 
 Revision ID: 5b1c7e2f9a40
-Revises: 2e8daf16e31d
+Revises: ed411f06da84
 Create Date: 2026-12-02 09:12:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ import hub.storage.base
 from alembic import op
 
 revision: str = "5b1c7e2f9a40"
-down_revision: str | None = "2e8daf16e31d"
+down_revision: str | None = "ed411f06da84"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
