@@ -34,6 +34,7 @@ SOURCES_BY_ROLE: dict[str, set[str] | None] = {
     "social_officer": SOCIAL,
     "education_officer": EDUCATION,
     "police_officer": POLICE,
+    "district_dispatcher": set(),  # resident:basic and case work: no department's records
     "auditor": None,
     "admin": None,
 }
