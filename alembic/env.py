@@ -21,6 +21,12 @@ def _database_url() -> str:
 
 
 def _configure(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # Batch mode rebuilds a table by copy, drop and rename; with foreign keys on, dropping
+        # `residents` would cascade-delete every record pointing at it. The pragma works only
+        # outside a transaction: set it, end the empty one it opened, then migrate.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -33,9 +39,11 @@ def _configure(connection: Connection) -> None:
 
 async def _run_async() -> None:
     engine = create_engine(_database_url())
-    async with engine.connect() as connection:
-        await connection.run_sync(_configure)
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_configure)
+    finally:  # a migration that fails (a missing HUB_FIELD_KEY …) leaves no connection behind
+        await engine.dispose()
 
 
 def run_migrations_online() -> None:

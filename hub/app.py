@@ -14,13 +14,19 @@ from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from connectors.errors import ConnectorError
+from hub.audit.key import AuditKeyError
 from hub.audit.trail import AuditTrail
 from hub.auth.backend import Authenticator
 from hub.auth.caller import GridPaths
+from hub.auth.issuers import check_roles
+from hub.auth.keys import KeyStoreError
 from hub.auth.oauth.routes import oauth_routes
 from hub.auth.policy import load_policy
 from hub.auth.runtime import AuthRuntime
 from hub.config import Settings
+from hub.crypto.master import FieldKeyError
+from hub.crypto.store import attach_field_keys
 from hub.governance.events import EventBus
 from hub.graphql_app import graphql_routes, refusal_recorder
 from hub.health import health_routes
@@ -30,6 +36,15 @@ from hub.metrics import Metrics, MetricsMiddleware
 from hub.storage import migrations
 from hub.storage.session import create_engine
 from hub.sync import SyncScheduler
+
+# What create_app raises for a configuration it cannot run with; each message is one line.
+STARTUP_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,  # settings, policy, trusted issuers
+    KeyStoreError,
+    AuditKeyError,
+    FieldKeyError,
+    ConnectorError,
+)
 
 
 def tune_garbage_collector() -> None:
@@ -52,8 +67,10 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
 
     Missing production keys or a broken policy fail here, at start-up, naming the fix.
     """
-    engine = create_engine(settings.database_url, echo=settings.sql_echo)
     policy = load_policy(settings.policy)
+    check_roles(settings.trusted_issuers, policy.roles)  # before any key is made or read
+    engine = create_engine(settings.database_url, echo=settings.sql_echo)
+    fields = attach_field_keys(engine, settings)  # prod without HUB_FIELD_KEY stops here
     auth = AuthRuntime.create(settings, engine, policy, password_hasher=password_hasher)
     authenticator = Authenticator(auth.verifier, policy, GridPaths(engine))
     metrics = Metrics()
@@ -104,6 +121,7 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.fields = fields
     app.state.auth = auth
     app.state.audit = trail
     app.state.events = events

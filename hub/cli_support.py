@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.config import Settings
+from hub.config import Settings, settings_problem
+from hub.crypto.store import attach_field_keys
 from hub.storage.session import create_engine
 
 T = TypeVar("T")
@@ -48,8 +50,12 @@ def one_line_errors(*expected: type[Exception]) -> Iterator[None]:
 
 
 def settings_from_environment() -> Settings:
-    """The settings, with the SQLite file's folder created so a first run just works."""
-    settings = Settings()
+    """The settings, with the SQLite file's folder created so a first run just works; a
+    setting that cannot be used is a `CommandError` naming it (one line, no traceback)."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise CommandError(str(settings_problem(error))) from None
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +71,7 @@ def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[
 
     async def main() -> T:
         engine = create_engine(settings.database_url)
+        attach_field_keys(engine, settings)
         try:
             return await work(engine)
         finally:

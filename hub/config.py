@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hub.auth.issuers import TrustedIssuer, parse_json_issuers, trusted_issuers
+from hub.crypto.suites import Suite
+
+__all__ = ["Settings", "SettingsError", "TrustedIssuer", "settings_problem"]
+
+DEFAULT_ISSUER = "http://127.0.0.1:8000"
 
 
-class TrustedIssuer(BaseModel):
-    """An external OpenID Connect issuer; its tokens map `roles_claim` onto hub roles."""
-
-    issuer: str
-    jwks_uri: str
-    audience: str
-    roles_claim: str = "roles"
-    grid_claim: str = "grid"
-    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message is one line naming the variable and the fix."""
 
 
 class Settings(BaseSettings):
@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     env: Literal["dev", "prod"] = "dev"
     database_url: str = "sqlite+aiosqlite:///./var/hub.db"
     var_dir: Path = Path("./var")
-    issuer: str = "http://127.0.0.1:8000"
+    issuer: str = DEFAULT_ISSUER
     policy: Path | None = None
     connectors: Path | None = None
     host: str = "127.0.0.1"
@@ -49,9 +49,17 @@ class Settings(BaseSettings):
     # subscribers), and how often a websocket's token is checked for expiry and revocation.
     overdue_sweep_seconds: float = Field(default=30.0, gt=0, le=3600)
     websocket_token_check_seconds: float = Field(default=1.0, gt=0, le=60)
-    # External OpenID Connect issuers whose access tokens the hub accepts, as JSON:
-    # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "roles_claim": "roles"}]
-    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    # Outside OpenID Connect issuers whose access tokens the hub accepts (hub/auth/issuers.py):
+    # a JSON list in HUB_TRUSTED_ISSUERS, or [[issuers]] tables in HUB_TRUSTED_ISSUERS_FILE.
+    trusted_issuers: Annotated[tuple[TrustedIssuer, ...], NoDecode] = ()
+    trusted_issuers_file: Path | None = None
+
+    # Field encryption at rest (hub/crypto): the master key (64 hex characters; generated in
+    # dev under var_dir, required in prod), the suite of new data keys, and how soon a process
+    # sees a data key another process (`hub keys rotate-field-key`) made.
+    field_key: SecretStr | None = None
+    field_suite: Suite = Suite.AES_256_GCM
+    field_keys_refresh_seconds: float = Field(default=5.0, ge=0, le=300)
 
     # Audit trail
     audit_enabled: bool = True  # off only to measure its cost (`make bench`)
@@ -96,6 +104,23 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = ""  # comma-separated proxy addresses/networks whose XFF counts
     client_secret_key: SecretStr | None = None  # keyed hash of client secrets; required in prod
 
+    @model_validator(mode="before")
+    @classmethod
+    def _issuers(cls, data: Any) -> Any:
+        """Validate the trusted issuers once, with the environment they will run in."""
+        if not isinstance(data, dict):
+            return data
+        given = data.get("trusted_issuers")
+        raw = parse_json_issuers(given) if isinstance(given, str) and given.strip() else given
+        file = data.get("trusted_issuers_file")
+        data["trusted_issuers"] = trusted_issuers(
+            None if given is None else list(raw or ()),
+            file=Path(file) if file else None,
+            hub_issuer=str(data.get("issuer") or DEFAULT_ISSUER),
+            production=data.get("env", "dev") == "prod",
+        )
+        return data
+
     @property
     def signing_keys_dir(self) -> Path:
         return self.keys_dir or self.var_dir / "keys"
@@ -113,3 +138,13 @@ class Settings(BaseSettings):
     def graphiql(self) -> bool:
         """GraphiQL is a development aid; production serves only the API."""
         return self.is_dev
+
+
+def settings_problem(error: ValidationError) -> SettingsError:
+    """A one-line reason for settings pydantic refused: the variable, then what is wrong."""
+    problem = error.errors()[0]
+    cause = (problem.get("ctx") or {}).get("error")
+    if isinstance(cause, ValueError) and problem["type"] == "value_error":
+        return SettingsError(str(cause))
+    name = "HUB_" + str(problem["loc"][0]).upper() if problem["loc"] else "HUB_* settings"
+    return SettingsError(f"{name}: {problem['msg']}")

@@ -1,5 +1,8 @@
 """Quarantine: records a connector could not accept, kept with their reason and raw payload.
 
+The payload is a department's raw record — ID and phone numbers included — so it is stored
+sealed (hub/crypto); `hub quarantine list --json` and `retry` open it.
+
 Rows are keyed by (connector, stream, record_key) — the source record id when the payload
 yields one, else a hash of the payload — so reading the same bad record again updates its
 row, and a record that is later accepted (by a new sync or `hub quarantine retry`) is
@@ -18,6 +21,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.crypto.columns import seal_payload
+from hub.crypto.ring import KeyRing
 from hub.storage.base import utcnow
 from hub.storage.models import QuarantinedRecord, QuarantineReason
 
@@ -51,7 +56,12 @@ def record_key(source_record_id: str | None, payload: dict[str, Any]) -> str:
 
 
 async def quarantine_records(
-    session: AsyncSession, *, connector: str, stream: str, rejected: Sequence[Rejected]
+    session: AsyncSession,
+    *,
+    connector: str,
+    stream: str,
+    rejected: Sequence[Rejected],
+    fields: KeyRing,
 ) -> None:
     """Insert or refresh one row per record key (the last rejection of a key in a batch wins)."""
     latest = {item.record_key: item for item in rejected}
@@ -66,13 +76,16 @@ async def quarantine_records(
     now = utcnow()
     for key, item in latest.items():
         row = existing.get(key)
+        payload = seal_payload(fields, item.payload)
         if row is None:
-            session.add(_new_row(connector, stream, item, now))
+            session.add(_new_row(connector, stream, item, payload, now))
         else:
-            _refresh(row, item, now)
+            _refresh(row, item, payload, now)
 
 
-def _new_row(connector: str, stream: str, item: Rejected, now: datetime) -> QuarantinedRecord:
+def _new_row(
+    connector: str, stream: str, item: Rejected, payload: bytes, now: datetime
+) -> QuarantinedRecord:
     return QuarantinedRecord(
         connector=connector,
         stream=stream,
@@ -81,16 +94,16 @@ def _new_row(connector: str, stream: str, item: Rejected, now: datetime) -> Quar
         reason=item.reason,
         message=item.message,
         detail=item.detail,
-        payload=item.payload,
+        payload_encrypted=payload,
         attempts=1,
         first_seen_at=now,
         last_seen_at=now,
     )
 
 
-def _refresh(row: QuarantinedRecord, item: Rejected, now: datetime) -> None:
+def _refresh(row: QuarantinedRecord, item: Rejected, payload: bytes, now: datetime) -> None:
     row.reason, row.message, row.detail = item.reason, item.message, item.detail
-    row.payload, row.source_record_id = item.payload, item.source_record_id
+    row.payload_encrypted, row.source_record_id = payload, item.source_record_id
     row.attempts += 1
     row.last_seen_at = now
 

@@ -1,16 +1,23 @@
 """Request headers the audit trail records: why (X-Request-Purpose), for whom, which case, which id.
 
 Department systems act for a person and a case, as X-Road's user-id and issue headers
-record. Header values may carry Chinese text as raw UTF-8 or percent-encoded UTF-8.
+record. HTTP header values are not UTF-8 (browsers refuse to send `X-Request-Purpose: 入户走访`),
+so text beyond ASCII is sent percent-encoded UTF-8 (RFC 3986 §2.1:
+`X-Request-Purpose: %E5%85%A5%E6%88%B7%E8%B5%B0%E8%AE%BF`) and decoded here, before anything is
+recorded; raw UTF-8 is accepted too. A value that does not decode to clean text — malformed
+UTF-8, control or bidirectional-format characters — is recorded exactly as it arrived,
+percent-encoded: never a replacement character, never a forged log line.
 """
 
 from __future__ import annotations
 
 import re
+import string
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import quote, unquote_to_bytes
 
 from starlette.datastructures import Headers
 
@@ -26,16 +33,34 @@ class Purpose:
     case_ref: str | None = None
 
 
+# Printable ASCII but the space (trimmed, never escaped) stays as sent, existing escapes too.
+_KEPT = "".join(c for c in string.printable if c.isprintable())
+_UNCLEAN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})  # controls, format (bidi), unassigned …
+
+
 def _header_text(headers: Headers, name: str) -> str | None:
     raw = headers.get(name)
     if raw is None:
         return None
+    return _cleaned(raw.encode("latin-1"))  # the bytes on the wire (ASGI decodes as latin-1)
+
+
+def _cleaned(sent: bytes) -> str | None:
+    text = _decoded(sent)
+    if text is None:
+        text = quote(sent, safe=_KEPT)
+    return text.strip()[:MAX_LENGTH] or None
+
+
+def _decoded(sent: bytes) -> str | None:
+    """Percent-decoded UTF-8 (RFC 3986 §2.1; `+` is not a space), or None unless clean text."""
     try:
-        text = raw.encode("latin-1").decode("utf-8")  # raw UTF-8 bytes arrive as latin-1
-    except UnicodeError:
-        text = raw
-    text = unquote(text).strip()
-    return text[:MAX_LENGTH] or None
+        text = unquote_to_bytes(sent).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if any(unicodedata.category(c) in _UNCLEAN for c in text):
+        return None
+    return text
 
 
 def request_purpose(headers: Headers) -> Purpose:
@@ -55,7 +80,7 @@ def purpose_in_params(params: Mapping[str, object], given: Purpose) -> Purpose:
         value = lowered.get(name)
         if not isinstance(value, str):
             return fallback
-        return unquote(value).strip()[:MAX_LENGTH] or None
+        return _cleaned(value.encode("utf-8"))
 
     return Purpose(
         purpose=text("x-request-purpose", given.purpose),

@@ -163,7 +163,11 @@ async def _resident(
 ) -> Any:
     async with info.context.database.connect() as connection:
         return await residents.get_resident(
-            connection, resident_id=resident_id, id_number=id_number, within_path=None
+            connection,
+            resident_id=resident_id,
+            id_number=id_number,
+            within_path=None,
+            fields=info.context.fields,
         )
 
 

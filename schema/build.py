@@ -28,6 +28,7 @@ from schema.extensions.cost_report import CostReport
 from schema.extensions.document_limits import DocumentCache, DocumentLimitsExtension
 from schema.extensions.error_codes import ErrorCodes, logger
 from schema.extensions.operation_scope import OperationScope
+from schema.extensions.schema_exposure import SchemaExposure
 from schema.governance import GovernanceMutation, GovernanceQuery, GovernanceSubscription
 from schema.query import CoreQuery
 from schema.resident import RESIDENTS, Resident
@@ -90,7 +91,12 @@ def _extensions(
     # OperationScope sets up, after OperationScope has released the database connection.
     # DocumentLimitsExtension parses (within the limits); CostReport must follow
     # ValidationCache, whose errors it reads before the operation runs.
-    common = [*extra, lambda: ErrorCodes(mask_internal=production), OperationScope]
+    common = [
+        *extra,
+        lambda: ErrorCodes(mask_internal=production, hide_suggestions=production),
+        OperationScope,
+        *([SchemaExposure] if production else []),
+    ]
     if limits is None:  # no limits (only to measure what they cost): plain cached parsing
         return [*common, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
     documents = DocumentCache(limits)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from hub.audit.ledger import AccessLedger
 from hub.auth.caller import Caller
+from hub.crypto.ring import KeyRing, NoKeyRing
 from hub.governance.events import EventBus
 from hub.limits.quotas import HarvestQuota
 from hub.limits.runtime import RequestLimits
@@ -45,6 +46,7 @@ class Context:
     request_purpose: Purpose = field(default_factory=Purpose)
     request: RequestInfo = field(default_factory=RequestInfo)
     max_page_size: int = 500
+    fields: KeyRing = field(default_factory=NoKeyRing)  # opens sealed ID and phone numbers
     ledger: AccessLedger = field(default_factory=AccessLedger)
     counts: CountCache = field(default_factory=lambda: CountCache(0))  # 0: count every time
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
@@ -76,7 +78,13 @@ class Context:
     def loaders(self) -> Loaders:
         """Built on first use, for the caller as authenticated by then (websockets: on init)."""
         if self._loaders is None:
-            scope = LoadScope(within_path=self.caller.grid_path, today=self.today)
+            caller = self.caller
+            scope = LoadScope(
+                within_path=caller.grid_path,
+                today=self.today,
+                scopes=caller.scopes,
+                fields=self.fields,
+            )
             self._loaders = Loaders(self.database, scope)
         return self._loaders
 

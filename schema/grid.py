@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 GRIDS = Batch("grids", lambda c, codes, _: grids.grids_by_code(c, codes), many=False)
 CHILDREN = Batch("grid_children", lambda c, codes, _: grids.children_by_parent(c, codes))
-MEMBERS = Batch("grid_members", lambda c, codes, _: grids.members_by_grid(c, codes))
+MEMBERS = Batch(
+    "grid_members", lambda c, codes, scope: grids.members_by_grid(c, codes, fields=scope.fields)
+)
 RESIDENT_COUNTS = Batch(
     "grid_resident_counts",
     lambda c, paths, scope: grids.resident_counts(c, paths, within_path=scope.within_path),

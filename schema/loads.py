@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry import federation
 from strawberry.dataloader import DataLoader
 
+from hub.crypto.ring import KeyRing, NoKeyRing
 from hub.storage.session import RequestDatabase
 
 if TYPE_CHECKING:
@@ -37,10 +38,13 @@ DERIVE = "gridhub.derive"
 
 @dataclass(frozen=True)
 class LoadScope:
-    """What a batch may depend on besides its keys: the caller's row scope, today's date."""
+    """What a batch may depend on besides its keys: the caller's row scope and scopes (need
+    to know), today's date, the field keys that open sealed columns."""
 
     within_path: str | None
     today: date
+    scopes: frozenset[str] = frozenset()
+    fields: KeyRing = field(default_factory=NoKeyRing)
 
 
 Fetch = Callable[[AsyncConnection, Sequence[Any], LoadScope], Awaitable[Mapping[Any, Any]]]

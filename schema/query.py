@@ -82,6 +82,7 @@ class CoreQuery:
                 resident_id=str(id) if id is not None else None,
                 id_number=number,
                 within_path=context.caller.grid_path,
+                fields=context.fields,
             )
         return resident_from_row(row, context.today) if row is not None else None
 

@@ -69,6 +69,11 @@ def records_batch(model: type[SourceRecord]) -> Batch:
     return batch
 
 
+def record_model(batch: Batch) -> type[SourceRecord] | None:
+    """The record type a batch loads, if it is one of `records_batch`'s."""
+    return next((model for model, known in _BATCHES.items() if known is batch), None)
+
+
 def records(
     model: type[SourceRecord],
     cls: type[Any],

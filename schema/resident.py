@@ -12,14 +12,16 @@ from strawberry import federation
 from hub.clock import age_on
 from hub.identity import mask_id_number
 from hub.storage import residents
+from hub.storage.models import DEPARTMENT_MODELS
 from schema.context import Info
 from schema.cost import assumed
 from schema.departments import DEPARTMENTS
 from schema.enums import Department, Gender, ResidentTag
-from schema.errors import BadUserInputError
+from schema.errors import BadUserInputError, ForbiddenError
 from schema.grid import GRIDS, Grid
 from schema.loads import Batch, Load, loaded
 from schema.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
+from schema.record_access import record_access
 
 MAX_AGE = 150
 BASIC = [["resident:basic"]]
@@ -29,12 +31,21 @@ PII = [["resident:pii"]]
 # Residents by id within the caller's row scope: a resident outside it does not exist.
 RESIDENTS = Batch(
     "residents",
-    lambda c, ids, scope: residents.residents_by_id(c, ids, within_path=scope.within_path),
+    lambda c, ids, scope: residents.residents_by_id(
+        c, ids, within_path=scope.within_path, fields=scope.fields
+    ),
     many=False,
 )
 HOUSEHOLDS = Batch("households", lambda c, ids, _: residents.households_by_id(c, ids), many=False)
 TAGS = Batch("resident_tags", lambda c, ids, _: residents.tags_by_resident(c, ids))
-SOURCES = Batch("resident_sources", lambda c, ids, _: residents.sources_by_resident(c, ids))
+# Record types each caller may read, from the schema's declarations (need to know).
+RECORD_ACCESS = record_access(DEPARTMENTS)
+SOURCES = Batch(
+    "resident_sources",
+    lambda c, ids, scope: residents.sources_by_resident(
+        c, ids, record_types=RECORD_ACCESS.readable(scope.scopes)
+    ),
+)
 
 
 @strawberry.type(description="A household (户): the people registered at one address.")
@@ -133,7 +144,7 @@ else:
     Resident = _compose_resident()
 
 
-def resident_from_row(row: Row[Any], today: date) -> CoreResidentFields:
+def resident_from_row(row: residents.ResidentRecord, today: date) -> CoreResidentFields:
     return Resident(
         id=strawberry.ID(row.id),
         name=row.name,
@@ -159,7 +170,9 @@ class ResidentFilterInput:
     max_age: int | None = None
     has_records_in: list[Department] | None = None
 
-    def to_criteria(self) -> residents.ResidentFilter:
+    def to_criteria(self, scopes: frozenset[str]) -> residents.ResidentFilter:
+        """The storage criteria; `hasRecordsIn` counts only record types `scopes` may read,
+        and a department none of whose records they may read is refused."""
         for name, age in (("minAge", self.min_age), ("maxAge", self.max_age)):
             if age is not None and not 0 <= age <= MAX_AGE:
                 raise BadUserInputError(
@@ -170,12 +183,21 @@ class ResidentFilterInput:
                 f"`filter.minAge` ({self.min_age}) is above `filter.maxAge` ({self.max_age})",
                 argument="minAge",
             )
+        readable = RECORD_ACCESS.readable(scopes)
+        for department in self.has_records_in or ():
+            tables = [m.__tablename__ for m in DEPARTMENT_MODELS[department]]
+            if not readable & set(tables):
+                raise ForbiddenError(
+                    f"`hasRecordsIn: {department.value}` requires the scope "
+                    f"{RECORD_ACCESS.needed(tables)}; request a token that carries it"
+                )
         return residents.ResidentFilter(
             name_prefix=self.name_prefix,
             tag=self.tag,
             min_age=self.min_age,
             max_age=self.max_age,
             has_records_in=tuple(self.has_records_in or ()),
+            record_types=readable,
         )
 
 
@@ -258,7 +280,8 @@ async def resident_page(
     context = info.context
     check_page_size(first, maximum=context.max_page_size)
     after_key = _position(decode_cursor(after)) if after is not None else None
-    search = criteria.to_criteria() if criteria is not None else residents.ResidentFilter()
+    scopes = context.caller.scopes
+    search = criteria.to_criteria(scopes) if criteria is not None else residents.ResidentFilter()
     overlaps, within_path = _narrowest(context.caller.grid_path, grid_path)
     if not overlaps:
         return empty_connection(search)
@@ -270,6 +293,7 @@ async def resident_page(
             limit=first + 1,
             after=after_key,
             today=context.today,
+            fields=context.fields,
         )
     edges = [
         ResidentEdge(

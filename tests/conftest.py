@@ -6,6 +6,7 @@ Makefile's PostgreSQL half starts a throwaway cluster and sets it).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import shutil
@@ -19,19 +20,32 @@ from urllib.parse import quote
 import httpx
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import text
+from pydantic import SecretStr
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from hub.app import create_app
 from hub.auth.clients import register_client
+from hub.auth.keys import KeyStore
 from hub.auth.policy import DEFAULT_POLICY, Policy, load_policy
 from hub.config import Settings
+from hub.crypto.columns import MEMBER_PHONE, open_payload, resident_values
+from hub.crypto.master import master_key
+from hub.crypto.store import attach_field_keys, field_keys
 from hub.identity import make_id_number
 from hub.storage import migrations
 from hub.storage.base import Base
-from hub.storage.models import Grid, Resident, SourceRecord
+from hub.storage.models import (
+    Grid,
+    GridMember,
+    QuarantinedRecord,
+    QuarantineReason,
+    Resident,
+    SourceRecord,
+)
+from hub.storage.residents import READ_COLUMNS, ResidentRecord
 from hub.storage.session import create_engine, create_sessionmaker
 from hub.vocabulary import Gender, GridLevel
 from tests.schema.execution.differential import DIFFERENCES, DifferentialExecutor
@@ -41,6 +55,20 @@ POSTGRES_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 
 def pytest_report_header() -> str:
     return f"database: {'PostgreSQL ' + POSTGRES_URL if POSTGRES_URL else 'SQLite'}"
+
+
+@pytest.fixture(autouse=True)
+def _own_var_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings read from the environment (CLI commands, their subprocesses) keep generated
+    keys under the test's own var dir — the `settings` fixture's — never under ./var."""
+    monkeypatch.setenv("HUB_VAR_DIR", str(tmp_path / "var"))
+
+
+def open_engine(database_url: str) -> AsyncEngine:
+    """An engine with its database's field keys (the test's var dir), as the CLI opens one."""
+    engine = create_engine(database_url)
+    attach_field_keys(engine, Settings(database_url=database_url))
+    return engine
 
 
 @pytest.fixture(scope="session")
@@ -107,8 +135,22 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+def prod_settings(settings: Settings) -> Settings:
+    """The same hub in production: keys made beforehand (prod never generates them)."""
+    KeyStore.from_settings(settings).ensure()
+    update = {
+        "env": "prod",
+        "audit_key": SecretStr("a" * 64),
+        "field_key": SecretStr(master_key(settings).hex()),  # the dev key, given explicitly
+    }
+    return settings.model_copy(update=update)
+
+
+@pytest.fixture
+async def engine(database_url: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The test's own engine, with the field keys of its database (as the CLI opens one)."""
     engine = create_engine(database_url)
+    attach_field_keys(engine, settings)
     yield engine
     await engine.dispose()
 
@@ -132,6 +174,28 @@ def is_postgres() -> bool:
 # --- a small world built by factories --------------------------------------------------------
 
 DISTRICT = "410105"
+
+
+@dataclass(frozen=True)
+class WorldResident:
+    """A resident as the test wrote it, in clear; stored sealed, as every writer stores one."""
+
+    id: str
+    id_number: str
+    name: str
+    gender: Gender
+    birth_date: date
+    phone: str | None
+    address: str | None
+    grid_code: str
+    grid_path: str
+    household_id: str | None = None
+
+    async def stored(self, sessionmaker: async_sessionmaker[AsyncSession]) -> Resident:
+        ring = await field_keys(sessionmaker.kw["bind"]).ring()
+        plain = dataclasses.asdict(self)
+        number, phone = plain.pop("id_number"), plain.pop("phone")
+        return Resident(**plain, **resident_values(ring, id_number=number, phone=phone))
 
 
 @dataclass
@@ -169,7 +233,7 @@ class World:
                 grids[b.code] = b
         return grids
 
-    async def resident(self, grid: Grid, **overrides: Any) -> Resident:
+    async def resident(self, grid: Grid, **overrides: Any) -> WorldResident:
         n = next(self.sequence)
         birth = overrides.pop("birth_date", date(1980, 1, 1) + timedelta(days=n))
         gender = overrides.pop("gender", Gender.MALE if n % 2 else Gender.FEMALE)
@@ -186,11 +250,21 @@ class World:
             "grid_path": grid.path,
         }
         values.update(overrides)
-        resident = Resident(**values)
-        await self.add(resident)
+        resident = WorldResident(**values)
+        await self.add(await resident.stored(self.sessionmaker))
         return resident
 
-    async def record(self, model: type[SourceRecord], resident: Resident, **values: Any) -> Any:
+    async def member(self, grid: Grid, *, phone: str | None, **values: Any) -> GridMember:
+        """A line of `grid`'s responsibility board; the phone stored sealed."""
+        ring = await field_keys(self.sessionmaker.kw["bind"]).ring()
+        sealed = ring.seal_optional(MEMBER_PHONE, phone)
+        member = GridMember(grid_code=grid.code, phone_encrypted=sealed, **values)
+        await self.add(member)
+        return member
+
+    async def record(
+        self, model: type[SourceRecord], resident: WorldResident, **values: Any
+    ) -> Any:
         n = next(self.sequence)
         record = model(
             resident_id=resident.id,
@@ -201,6 +275,52 @@ class World:
         )
         await self.add(record)
         return record
+
+
+async def stored_residents(engine: AsyncEngine) -> dict[str, ResidentRecord]:
+    """Every resident of the database as readers see it (identifiers opened), by ID number."""
+    ring = await field_keys(engine).ring()
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(*READ_COLUMNS))
+        opened = [ResidentRecord.opened(row, ring) for row in rows]
+    return {resident.id_number: resident for resident in opened}
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    """A quarantined record with its payload opened."""
+
+    id: int
+    connector: str
+    stream: str
+    record_key: str
+    source_record_id: str | None
+    reason: QuarantineReason
+    message: str
+    detail: Any
+    payload: dict[str, Any]
+    attempts: int
+
+
+async def quarantine_rows(engine: AsyncEngine) -> list[QuarantineRow]:
+    ring = await field_keys(engine).ring()
+    async with create_sessionmaker(engine)() as session:
+        rows = await session.scalars(select(QuarantinedRecord).order_by(QuarantinedRecord.id))
+        return [
+            QuarantineRow(
+                row.id,
+                row.connector,
+                row.stream,
+                row.record_key,
+                row.source_record_id,
+                row.reason,
+                row.message,
+                row.detail,
+                open_payload(ring, row.payload_encrypted),
+                row.attempts,
+            )
+            for row in rows
+        ]
 
 
 @pytest.fixture

@@ -22,13 +22,15 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from hub.auth import clients
+from hub.auth import blocks, clients
+from hub.auth.blocks import BlockError
 from hub.auth.clients import ClientAuthMethod, ClientError
 from hub.auth.keys import Algorithm, KeyStore, KeyStoreError, SigningKey
 from hub.auth.passwords import ClientSecretHasher, ClientSecretKeyError
 from hub.auth.policy import Policy, PolicyError, load_policy
 from hub.cli_support import one_line_errors, print_json, run_with_engine, settings_from_environment
 from hub.config import Settings
+from hub.crypto.cli import field_keys_command, rotate_field_key_command
 from hub.storage import migrations
 from hub.storage.models import OAuthClient
 from hub.storage.session import create_sessionmaker
@@ -36,7 +38,10 @@ from hub.storage.session import create_sessionmaker
 T = TypeVar("T")
 
 clients_app = typer.Typer(help="OAuth clients: machine callers of the hub.", no_args_is_help=True)
-keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Token signing keys, and the field keys that seal ID and phone numbers.",
+    no_args_is_help=True,
+)
 
 messages = Console(stderr=True, highlight=False, soft_wrap=True)
 results = Console(highlight=False)
@@ -47,7 +52,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 def _with_session(settings: Settings, work: Callable[[AsyncSession, Policy], Awaitable[T]]) -> T:
     """Migrate, then run `work` in one committed transaction."""
     policy = load_policy(settings.policy)
-    migrations.upgrade(settings.database_url)
+    migrations.upgrade(settings.database_url, settings=settings)
 
     async def run(engine: AsyncEngine) -> T:
         async with create_sessionmaker(engine)() as session, session.begin():
@@ -160,6 +165,70 @@ def clients_rotate_secret(
     _print_credentials(client.client_id, secret, as_json=as_json)
 
 
+IssuerOption = Annotated[
+    str, typer.Option("--issuer", help="The issuer (`iss`) of the client's tokens.")
+]
+
+
+@clients_app.command("block")
+def clients_block(
+    client_id: Annotated[str, typer.Argument(help="The client id its tokens carry.")],
+    issuer: IssuerOption,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the record.")] = None,
+) -> None:
+    """Refuse every token of an outside issuer's client (within the revocation refresh bound)."""
+    with one_line_errors(BlockError, KeyStoreError, PolicyError):
+
+        async def block(session: AsyncSession, _: Policy) -> None:
+            await blocks.block_client(session, issuer=issuer, client_id=client_id, reason=reason)
+
+        _with_session(settings_from_environment(), block)
+    messages.print(f"blocked {client_id} of {issuer}")
+
+
+@clients_app.command("unblock")
+def clients_unblock(
+    client_id: Annotated[str, typer.Argument(help="The blocked client id.")],
+    issuer: IssuerOption,
+) -> None:
+    """Accept an outside issuer's client again."""
+    with one_line_errors(BlockError, KeyStoreError, PolicyError):
+
+        async def unblock(session: AsyncSession, _: Policy) -> None:
+            await blocks.unblock_client(session, issuer=issuer, client_id=client_id)
+
+        _with_session(settings_from_environment(), unblock)
+    messages.print(f"unblocked {client_id} of {issuer}")
+
+
+@clients_app.command("blocked")
+def clients_blocked(as_json: JsonOption = False) -> None:
+    """List blocked clients, by issuer."""
+    with one_line_errors(BlockError, KeyStoreError, PolicyError):
+
+        async def load(session: AsyncSession, _: Policy) -> list[dict[str, Any]]:
+            return [
+                {
+                    "issuer": b.issuer,
+                    "client_id": b.client_id,
+                    "reason": b.reason,
+                    "blocked_at": b.blocked_at,
+                }
+                for b in await blocks.blocked_clients(session)
+            ]
+
+        rows = _with_session(settings_from_environment(), load)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("issuer", "client id", "blocked", "reason")
+    for row in rows:
+        table.add_row(
+            row["issuer"], row["client_id"], f"{row['blocked_at']:%Y-%m-%d}", row["reason"] or ""
+        )
+    results.print(table)
+
+
 def _read_jwks(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -253,3 +322,7 @@ def _key_summary(key: SigningKey, now: datetime) -> dict[str, Any]:
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
         "path": str(key.path),
     }
+
+
+keys_app.command("rotate-field-key")(rotate_field_key_command)
+keys_app.command("field-keys")(field_keys_command)

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.passwords import ClientSecretHasher
 from hub.auth.policy import Policy, PolicyError, Role, RowScope, load_policy
+from hub.auth.scopes import ScopeSyntaxError, split_scope
 from hub.auth.tokens.revocation import note_revoked
 from hub.storage.base import utcnow
 from hub.storage.models import Grid, OAuthClient
@@ -87,7 +88,7 @@ def effective_scopes(client: OAuthClient, policy: Policy) -> frozenset[str]:
         return frozenset()
     if client.allowed_scopes is None:
         return role.scopes
-    return role.scopes & frozenset(client.allowed_scopes.split())
+    return role.scopes & frozenset(split_scope(client.allowed_scopes))
 
 
 async def register_client(
@@ -241,7 +242,10 @@ def _allowed_scopes(role: Role, scopes: Iterable[str] | None) -> str | None:
     """None (all of the role's scopes) or a sorted, space-separated non-empty subset."""
     if scopes is None:
         return None
-    requested = frozenset(scope for item in scopes for scope in item.split())
+    try:
+        requested = frozenset(scope for item in scopes for scope in split_scope(item))
+    except ScopeSyntaxError as error:
+        raise ClientError(f"--scope: {error}") from None
     if not requested:
         raise ClientError("--scope given without any scope")
     beyond = requested - role.scopes

@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "connectors": ("hub.cli.connectors:app", "Configured connectors: list, status, check."),
     "quarantine": ("hub.cli.quarantine:app", "Records the connectors could not accept."),
     "clients": ("hub.auth.cli:clients_app", "OAuth clients: machine callers of the hub."),
-    "keys": ("hub.auth.cli:keys_app", "Token signing keys."),
+    "keys": ("hub.auth.cli:keys_app", "Token signing keys and field encryption keys."),
     "audit": ("hub.audit.cli:audit_app", "The tamper-evident audit trail."),
     "schema": ("hub.cli.schema:app", "The GraphQL schema."),
 }  # fmt: skip

@@ -17,7 +17,7 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
     """Migrate the database (HUB_DATABASE_URL) up to REVISION; never loses data."""
     with one_line_errors():
         settings = settings_from_environment()
-        migrations.upgrade(settings.database_url, revision)
+        migrations.upgrade(settings.database_url, revision, settings=settings)
         console.print(f"database at {revision}: {settings.database_url}", highlight=False)
 
 

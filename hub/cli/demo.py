@@ -35,7 +35,7 @@ def demo(
     """
     with one_line_errors():
         settings = settings_from_environment()
-        migrations.upgrade(settings.database_url)
+        migrations.upgrade(settings.database_url, settings=settings)
         if not _has_district(settings):
             _run_grid_tree(settings)
         simulators = _start_simulators(settings, residents)

@@ -21,6 +21,9 @@ from connectors.errors import ConnectorError
 from hub.cli.runs import cell, console, load_connectors
 from hub.cli_support import one_line_errors, print_json, run_with_engine
 from hub.config import Settings
+from hub.crypto.columns import open_payload
+from hub.crypto.ring import KeyRing
+from hub.crypto.store import session_ring
 from hub.quarantine import list_quarantine
 from hub.storage.models import QuarantinedRecord, QuarantineReason
 from hub.storage.session import create_sessionmaker
@@ -104,7 +107,8 @@ async def _pages(
     while True:
         async with create_sessionmaker(engine)() as session:
             found = await list_quarantine(session, **filters, after=after, limit=size)
-            page = [_row(row) for row in found]
+            fields = await session_ring(session)
+            page = [_row(row, fields) for row in found]
         if page:
             yield page
         if limit is not None or len(page) < size:
@@ -130,11 +134,12 @@ def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, An
         yield rows[start : start + size]
 
 
-def _row(row: QuarantinedRecord) -> dict[str, Any]:
+def _row(row: QuarantinedRecord, fields: KeyRing) -> dict[str, Any]:
+    payload = open_payload(fields, row.payload_encrypted)
     return {
         "id": row.id, "connector": row.connector, "stream": row.stream, "record_key": row.record_key,
         "source_record_id": row.source_record_id, "reason": row.reason.value, "message": row.message,
-        "detail": row.detail, "payload": row.payload, "attempts": row.attempts,
+        "detail": row.detail, "payload": payload, "attempts": row.attempts,
         "first_seen_at": row.first_seen_at.isoformat(), "last_seen_at": row.last_seen_at.isoformat(),
     }  # fmt: skip
 

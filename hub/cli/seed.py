@@ -45,7 +45,7 @@ def seed(
     month of its grid work (patrols, visits, cases, joint meetings)."""
     with one_line_errors():
         settings = settings_from_environment()
-        migrations.upgrade(settings.database_url)
+        migrations.upgrade(settings.database_url, settings=settings)
         summary = _run_seed(settings, scale=scale.value, residents=residents, seed=seed)
         if as_json:
             print_json(dataclasses.asdict(summary))

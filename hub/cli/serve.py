@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
 
-from hub.cli_support import settings_from_environment
+from hub.cli_support import one_line_errors, settings_from_environment
+from hub.config import Settings
 
 app = typer.Typer()
 
@@ -20,7 +22,11 @@ def serve(
     """Serve the hub over HTTP (GraphQL, subgraphs, health checks)."""
     import uvicorn
 
-    settings = settings_from_environment()
+    from hub.app import STARTUP_ERRORS
+
+    with one_line_errors(*STARTUP_ERRORS):
+        settings = settings_from_environment()
+        _check_startup(settings)
     uvicorn.run(
         "hub.asgi:create_app_from_environment",
         factory=True,
@@ -34,3 +40,25 @@ def serve(
         # so a client never sends on a connection the hub is closing that same moment.
         timeout_keep_alive=75,
     )
+
+
+def _check_startup(settings: Settings) -> None:
+    """Build the app once before the workers do: a configuration it cannot run with (settings,
+    policy, trusted issuers, keys — HUB_FIELD_KEY must open the database's field keys) fails
+    here, as one line, instead of in every worker."""
+    from hub.app import create_app
+    from hub.storage import migrations
+
+    application = create_app(settings)
+    engine = application.state.engine
+
+    async def check() -> None:
+        try:  # before migrations there are no keys to open: /readyz says what is pending
+            if await migrations.current_revision(engine) == migrations.head_revision(
+                settings.database_url
+            ):
+                await application.state.fields.ring()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())

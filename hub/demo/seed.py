@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import insert, select
 
+from hub.crypto.columns import sealed_rows
+from hub.crypto.store import field_keys
 from hub.demo.district import build_district
 from hub.demo.population import TABLE_ORDER, generate_population
 from hub.storage.models import Grid, GridMember, Resident
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+    from hub.crypto.ring import KeyRing
     from hub.demo.district import District
     from hub.demo.population import BuildingPopulation
     from hub.demo.records import Row
@@ -73,10 +76,11 @@ async def seed_district(
         raise SeedError("residents must be zero or more and batch_size at least one")
     district = build_district(scale, seed=seed)
     counts: Counter[str] = Counter()
+    fields = await field_keys(engine).ring()
     async with engine.begin() as connection:
         await _ensure_empty(connection)
-        await _write_district(connection, district, counts)
-    writer = _BatchWriter(engine, counts, total, progress)
+        await _write_district(connection, district, counts, fields)
+    writer = _BatchWriter(engine, counts, total, progress, fields)
     await writer.write(generate_population(district, total, seed=seed), batch_size)
     return SeedSummary(dict(counts), time.perf_counter() - started)
 
@@ -91,9 +95,10 @@ async def seed_grid_tree(
     """
     started = time.perf_counter()
     counts: Counter[str] = Counter()
+    fields = await field_keys(engine).ring()
     async with engine.begin() as connection:
         await _ensure_empty(connection)
-        await _write_district(connection, build_district(scale, seed=seed), counts)
+        await _write_district(connection, build_district(scale, seed=seed), counts, fields)
     return SeedSummary(dict(counts), time.perf_counter() - started)
 
 
@@ -104,19 +109,25 @@ async def _ensure_empty(connection: AsyncConnection) -> None:
 
 
 async def _write_district(
-    connection: AsyncConnection, district: District, counts: Counter[str]
+    connection: AsyncConnection, district: District, counts: Counter[str], fields: KeyRing
 ) -> None:
     for level in GridLevel:  # parents first: DISTRICT, STREET, COMMUNITY, BUILDING
         rows = [grid.row() for grid in district.level(level)]
-        await _insert(connection, Grid, rows, counts)
-    await _insert(connection, GridMember, list(district.members), counts)
+        await _insert(connection, Grid, rows, counts, fields)
+    await _insert(connection, GridMember, list(district.members), counts, fields)
 
 
 async def _insert(
-    connection: AsyncConnection, model: type[Base], rows: list[Row], counts: Counter[str]
+    connection: AsyncConnection,
+    model: type[Base],
+    rows: list[Row],
+    counts: Counter[str],
+    fields: KeyRing,
 ) -> None:
+    """The rows as stored: ID and phone numbers sealed, the whole batch at once."""
     if rows:
-        await connection.execute(insert(model), rows)
+        table = model.__table__
+        await connection.execute(insert(model), sealed_rows(table, rows, fields))  # type: ignore[arg-type]
         counts[model.__tablename__] += len(rows)
 
 
@@ -162,11 +173,13 @@ class _BatchWriter:
         counts: Counter[str],
         total: int,
         progress: Callable[[int, int], None] | None,
+        fields: KeyRing,
     ) -> None:
         self.engine = engine
         self.counts = counts
         self.total = total
         self.progress = progress
+        self.fields = fields
         self.done = 0
 
     async def write(self, population: Iterable[BuildingPopulation], batch_size: int) -> None:
@@ -176,7 +189,7 @@ class _BatchWriter:
     async def _flush(self, batch: _Batch) -> None:
         async with self.engine.begin() as connection:
             for model in TABLE_ORDER:
-                await _insert(connection, model, batch.rows[model], self.counts)
+                await _insert(connection, model, batch.rows[model], self.counts, self.fields)
         self.done += batch.residents
         if self.progress is not None:
             self.progress(self.done, self.total)

@@ -9,11 +9,14 @@ district) as a second line of defence: the root fields decide row scope with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.crypto.columns import MEMBER_PHONE
+from hub.crypto.ring import KeyRing
 from hub.storage.grids import in_subtree
 from hub.storage.keys import among
 from hub.storage.models import (
@@ -62,22 +65,30 @@ async def traces_by_case(
 
 
 async def assignments_by_case(
-    connection: AsyncConnection, case_ids: Sequence[str]
-) -> dict[str, list[Row[Any]]]:
-    """Assignments with the board member's name, post, kind and phone (member_* columns)."""
+    connection: AsyncConnection, case_ids: Sequence[str], *, fields: KeyRing
+) -> dict[str, list[Any]]:
+    """Assignments with the board member's name, post, kind and phone (member_* attributes;
+    the phone opened, as it is stored sealed)."""
     query = (
         select(
             CaseAssignment.__table__,
             GridMember.name.label("member_name"),
             GridMember.post.label("member_post"),
             GridMember.kind.label("member_kind"),
-            GridMember.phone.label("member_phone"),
+            GridMember.phone_encrypted.label("member_phone_sealed"),
         )
         .outerjoin(GridMember, GridMember.id == CaseAssignment.member_id)
         .where(among(connection, CaseAssignment.case_id, case_ids))
         .order_by(CaseAssignment.case_id, CaseAssignment.trace_seq, CaseAssignment.id)
     )
-    return _grouped(case_ids, await connection.execute(query), "case_id")
+    rows = [
+        SimpleNamespace(
+            **row._asdict(),
+            member_phone=fields.open_optional(MEMBER_PHONE, row.member_phone_sealed),
+        )
+        for row in await connection.execute(query)
+    ]
+    return _grouped(case_ids, rows, "case_id")
 
 
 async def resident_ids_by_case(

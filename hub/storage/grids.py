@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, SQLColumnExpression, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.crypto.columns import MEMBER_PHONE
+from hub.crypto.ring import KeyRing
 from hub.storage.keys import among
 from hub.storage.models import Grid, GridMember, Resident
-from hub.vocabulary import GridLevel
+from hub.vocabulary import GridLevel, GridPost, MemberKind
 
 
 def path_upper_bound(path: str) -> str:
@@ -71,17 +74,31 @@ async def children_by_parent(
     return children
 
 
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    """One line of a responsibility board as readers see it: the phone opened (hub/crypto)."""
+
+    grid_code: str
+    name: str
+    post: GridPost
+    kind: MemberKind
+    phone: str | None
+
+
 async def members_by_grid(
-    connection: AsyncConnection, grid_codes: Sequence[str]
-) -> dict[str, list[Row[Any]]]:
+    connection: AsyncConnection, grid_codes: Sequence[str], *, fields: KeyRing
+) -> dict[str, list[MemberRecord]]:
     query = (
         select(GridMember.__table__)
         .where(among(connection, GridMember.grid_code, grid_codes))
         .order_by(GridMember.grid_code, GridMember.id)
     )
-    members: dict[str, list[Row[Any]]] = {code: [] for code in grid_codes}
+    members: dict[str, list[MemberRecord]] = {code: [] for code in grid_codes}
     for row in await connection.execute(query):
-        members[row.grid_code].append(row)
+        phone = fields.open_optional(MEMBER_PHONE, row.phone_encrypted)
+        members[row.grid_code].append(
+            MemberRecord(row.grid_code, row.name, row.post, row.kind, phone)
+        )
     return members
 
 

@@ -10,12 +10,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
+from hub.config import Settings
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 _PACKAGED = Path(__file__).resolve().parents[1] / "_migrations"
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, settings: Settings | None = None) -> Config:
     """The Alembic config for the checkout, or for the migrations packaged into the wheel."""
     root = _REPO_ROOT if (_REPO_ROOT / "alembic" / "env.py").exists() else _PACKAGED.parent
     ini = root / "alembic.ini" if root == _REPO_ROOT else _PACKAGED / "alembic.ini"
@@ -24,15 +25,17 @@ def alembic_config(database_url: str) -> Config:
         "script_location", str(root / "alembic" if root == _REPO_ROOT else _PACKAGED)
     )
     config.attributes["database_url"] = database_url
+    if settings is not None:  # what data migrations need besides the URL (HUB_FIELD_KEY …)
+        config.attributes["settings"] = settings
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", *, settings: Settings | None = None) -> None:
+    command.upgrade(alembic_config(database_url, settings), revision)
 
 
-def downgrade(database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(database_url), revision)
+def downgrade(database_url: str, revision: str, *, settings: Settings | None = None) -> None:
+    command.downgrade(alembic_config(database_url, settings), revision)
 
 
 def head_revision(database_url: str) -> str | None:

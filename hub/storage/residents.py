@@ -1,4 +1,9 @@
-"""Resident queries: lookups, filtered pages and counts, always confined to a grid subtree."""
+"""Resident queries: lookups, filtered pages and counts, always confined to a grid subtree.
+
+Readers get residents as `ResidentRecord`s, the ID number and phone opened here, once per row
+(hub/crypto), so every executor above reads plain values. A lookup by ID number is one
+equality on the blind index (`id_number_index IN (…)`: one value per key that may index rows).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from sqlalchemy import (
     Row,
     Select,
     exists,
+    false,
     func,
     literal,
     or_,
@@ -22,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import add_years
+from hub.crypto.columns import ID_NUMBER, PHONE
+from hub.crypto.ring import KeyRing
 from hub.storage.grids import in_subtree
 from hub.storage.keys import among
 from hub.storage.models import (
@@ -32,20 +40,58 @@ from hub.storage.models import (
     ResidentTagRow,
     SourceRecord,
 )
-from hub.vocabulary import Department, ResidentTag
+from hub.vocabulary import Department, Gender, ResidentTag
 
 RESIDENTS = Resident.__table__
+# What a reader gets: every column but the blind index.
+READ_COLUMNS = [column for column in RESIDENTS.c if column.name != "id_number_index"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentRecord:
+    """A resident as readers see it: its identifiers opened."""
+
+    id: str
+    id_number: str
+    name: str
+    gender: Gender
+    birth_date: date
+    phone: str | None
+    address: str | None
+    household_id: str | None
+    grid_code: str
+    grid_path: str
+
+    @classmethod
+    def opened(cls, row: Row[Any], fields: KeyRing) -> ResidentRecord:
+        return cls(
+            id=row.id,
+            id_number=fields.open(ID_NUMBER, row.id_number_encrypted),
+            name=row.name,
+            gender=row.gender,
+            birth_date=row.birth_date,
+            phone=fields.open_optional(PHONE, row.phone_encrypted),
+            address=row.address,
+            household_id=row.household_id,
+            grid_code=row.grid_code,
+            grid_path=row.grid_path,
+        )
 
 
 @dataclass(frozen=True)
 class ResidentFilter:
-    """Search criteria for resident lists; `None` means "any"."""
+    """Search criteria for resident lists; `None` means "any".
+
+    `has_records_in` counts only the record types in `record_types` (None: all of them), so
+    a caller can select residents only by records it may read.
+    """
 
     name_prefix: str | None = None
     tag: ResidentTag | None = None
     min_age: int | None = None
     max_age: int | None = None
     has_records_in: Sequence[Department] = field(default_factory=tuple)
+    record_types: frozenset[str] | None = None
 
 
 def _conditions(
@@ -65,9 +111,16 @@ def _conditions(
     if criteria.max_age is not None:
         conditions.append(Resident.birth_date > add_years(today, -(criteria.max_age + 1)))
     for department in criteria.has_records_in:
-        models = DEPARTMENT_MODELS[department]
-        conditions.append(or_(*[exists().where(m.resident_id == Resident.id) for m in models]))
+        models = _readable(DEPARTMENT_MODELS[department], criteria.record_types)
+        found = [exists().where(m.resident_id == Resident.id) for m in models]
+        conditions.append(or_(*found) if found else false())
     return conditions
+
+
+def _readable(
+    models: Iterable[type[SourceRecord]], record_types: frozenset[str] | None
+) -> list[type[SourceRecord]]:
+    return [m for m in models if record_types is None or m.__tablename__ in record_types]
 
 
 def _filtered(
@@ -84,7 +137,8 @@ async def find_residents(
     limit: int,
     after: tuple[str, str] | None = None,
     today: date,
-) -> Sequence[Row[Any]]:
+    fields: KeyRing,
+) -> list[ResidentRecord]:
     """One page of residents in (grid path, id) order, after the `(grid_path, id)` given.
 
     Keyset pagination on the (grid_path, id) index: stable under inserts, and a page of a
@@ -93,7 +147,7 @@ async def find_residents(
     query = page_query(
         criteria=criteria, within_path=within_path, limit=limit, after=after, today=today
     )
-    return (await connection.execute(query)).all()  # type: ignore[no-any-return]
+    return [ResidentRecord.opened(row, fields) for row in await connection.execute(query)]
 
 
 def page_query(
@@ -104,7 +158,7 @@ def page_query(
     after: tuple[str, str] | None,
     today: date,
 ) -> Select[Any]:
-    query = _filtered(select(RESIDENTS), criteria, within_path=within_path, today=today)
+    query = _filtered(select(*READ_COLUMNS), criteria, within_path=within_path, today=today)
     if after is not None:
         query = query.where(tuple_(Resident.grid_path, Resident.id) > tuple_(*after))
     return query.order_by(Resident.grid_path, Resident.id).limit(limit)
@@ -125,24 +179,27 @@ async def get_resident(
     resident_id: str | None = None,
     id_number: str | None = None,
     within_path: str | None,
-) -> Row[Any] | None:
-    query = select(RESIDENTS)
+    fields: KeyRing,
+) -> ResidentRecord | None:
+    """One resident by id or by ID number (through the blind index), within a subtree."""
+    query = select(*READ_COLUMNS)
     if resident_id is not None:
         query = query.where(Resident.id == resident_id)
     if id_number is not None:
-        query = query.where(Resident.id_number == id_number)
+        query = query.where(Resident.id_number_index.in_(fields.indexes(ID_NUMBER, id_number)))
     if within_path is not None:
         query = query.where(in_subtree(Resident.grid_path, within_path))
-    return (await connection.execute(query)).first()
+    row = (await connection.execute(query)).first()
+    return ResidentRecord.opened(row, fields) if row is not None else None
 
 
 async def residents_by_id(
-    connection: AsyncConnection, ids: Sequence[str], *, within_path: str | None
-) -> dict[str, Row[Any]]:
-    query = select(RESIDENTS).where(among(connection, Resident.id, ids))
+    connection: AsyncConnection, ids: Sequence[str], *, within_path: str | None, fields: KeyRing
+) -> dict[str, ResidentRecord]:
+    query = select(*READ_COLUMNS).where(among(connection, Resident.id, ids))
     if within_path is not None:
         query = query.where(in_subtree(Resident.grid_path, within_path))
-    return {row.id: row for row in await connection.execute(query)}
+    return {row.id: ResidentRecord.opened(row, fields) for row in await connection.execute(query)}
 
 
 async def tags_by_resident(
@@ -191,9 +248,11 @@ async def records_by_resident(
 
 
 async def sources_by_resident(
-    connection: AsyncConnection, ids: Sequence[str]
+    connection: AsyncConnection, ids: Sequence[str], *, record_types: frozenset[str] | None = None
 ) -> dict[str, list[Row[Any]]]:
-    """Per resident, which source systems hold which record types, how many, and how fresh."""
+    """Per resident, which source systems hold which record types, how many, and how fresh:
+    only `record_types` (None: all), never the sensitive ones."""
+    sources: dict[str, list[Row[Any]]] = {resident_id: [] for resident_id in ids}
     parts = [
         select(
             model.resident_id.label("resident_id"),
@@ -207,14 +266,15 @@ async def sources_by_resident(
         .where(among(connection, model.resident_id, ids))
         .group_by(model.resident_id, model.source)
         for department, models in DEPARTMENT_MODELS.items()
-        for model in models
+        for model in _readable(models, record_types)
         if model not in SENSITIVE_MODELS
     ]
+    if not parts:
+        return sources
     combined = union_all(*parts).subquery()
     query = select(combined).order_by(
         combined.c.resident_id, combined.c.department, combined.c.record_type
     )
-    sources: dict[str, list[Row[Any]]] = {resident_id: [] for resident_id in ids}
     for row in await connection.execute(query):
         sources[row.resident_id].append(row)
     return sources

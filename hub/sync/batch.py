@@ -14,6 +14,8 @@ from connectors.base import UNREADABLE_KEY
 from connectors.errors import BadRecordError
 from connectors.mapping import MappedRecord
 from connectors.targets import CaseRecord, ResidentFields
+from hub.crypto.columns import ID_NUMBER
+from hub.crypto.ring import KeyRing
 from hub.identity import IdNumberError, normalize_id_number
 from hub.quarantine import record_key
 from hub.storage.models import Grid, Household, QuarantineReason, Resident, SourceRecord
@@ -107,15 +109,24 @@ class Lookups:
 
     @classmethod
     async def load(
-        cls, session: AsyncSession, context: StreamContext, items: Sequence[Prepared]
+        cls,
+        session: AsyncSession,
+        context: StreamContext,
+        items: Sequence[Prepared],
+        fields: KeyRing,
     ) -> Lookups:
         good = [i for i in items if i.mapped is not None and i.rejection is None]
-        numbers = {i.id_number for i in good if i.id_number is not None}
         ids = {i.mapped.source_record_id for i in good if i.mapped}
         model = context.model
         lookups = cls()
-        query = select(Resident).where(Resident.id_number.in_(numbers))
-        lookups.residents = {r.id_number: r for r in await session.scalars(query)}
+        # Identity resolution by blind index: one value per ID number and searchable key.
+        numbers = {
+            index: number
+            for number in {i.id_number for i in good if i.id_number is not None}
+            for index in fields.indexes(ID_NUMBER, number)
+        }
+        query = select(Resident).where(Resident.id_number_index.in_(numbers))
+        lookups.residents = {numbers[r.id_number_index]: r for r in await session.scalars(query)}
         if model is None:  # cases: their grids (receive_external_case finds earlier ones)
             codes = {i.mapped.record.grid_code for i in good if isinstance(i.mapped, MappedRecord)
                      and isinstance(i.mapped.record, CaseRecord)}  # fmt: skip

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.crypto.store import session_ring
 from hub.quarantine import Rejected, quarantine_records, release_records
 from hub.storage.models import QuarantineReason
 from hub.sync.batch import Lookups, Prepared, RejectedRecord, prepare
@@ -35,8 +36,9 @@ async def ingest_records(
 ) -> BatchResult:
     """The pipeline for one batch, inside the caller's transaction; exact counts and outcomes."""
     items = [prepare(context, raw, started_at=started_at) for raw in raws]
-    lookups = await Lookups.load(session, context, items)
-    writer = Writer(session, context, lookups)
+    fields = await session_ring(session)
+    lookups = await Lookups.load(session, context, items, fields)
+    writer = Writer(session, context, lookups, fields)
     if isolate:
         await _begin_writing(session)
     counts = Counts(read=len(items))
@@ -64,7 +66,7 @@ async def ingest_records(
     await session.flush()
     await release_records(session, **names, keys=[k for k, r in final.items() if r is None])
     rejected = [r for r in final.values() if r is not None]
-    await quarantine_records(session, **names, rejected=rejected)
+    await quarantine_records(session, **names, rejected=rejected, fields=fields)
     return BatchResult(counts, rejected, movers, outcomes)
 
 

@@ -10,6 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from connectors.config import ConnectorsConfig
+from hub.crypto.columns import open_payload
+from hub.crypto.store import session_ring
 from hub.quarantine import QuarantineFilter
 from hub.storage.base import utcnow
 from hub.storage.models import QuarantinedRecord, QuarantineReason
@@ -86,7 +88,7 @@ async def _retry_stream(
     after_id = 0
     while True:
         query = (
-            select(QuarantinedRecord.id, QuarantinedRecord.payload)
+            select(QuarantinedRecord.id, QuarantinedRecord.payload_encrypted)
             .where(*which.conditions())
             .where(QuarantinedRecord.connector == context.connector)
             .where(QuarantinedRecord.stream == context.stream)
@@ -96,10 +98,11 @@ async def _retry_stream(
         )
         async with sessionmaker() as session:
             rows = (await session.execute(query)).all()
+            fields = await session_ring(session)
         if not rows:
             return
         after_id = rows[-1][0]
-        payloads = [row[1] for row in rows]
+        payloads = [open_payload(fields, row[1]) for row in rows]
         try:
             counts = await _retry_batch(sessionmaker, context, payloads, isolate=False)
         except SQLAlchemyError:

@@ -3,6 +3,9 @@
 A `case` stream's records go to grid governance instead (`receive_external_case`): a new
 source record opens a REPORTED case (inserted), one seen before changes nothing (unchanged);
 an unknown grid is CONFLICT, a draft the domain refuses SCHEMA_ERROR.
+
+A resident's ID number and phone are written sealed, with the ID number's blind index, under
+the batch's key ring (hub/crypto).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.mapping import MappedRecord
 from connectors.targets import CaseRecord, ResidentFields
+from hub.crypto.columns import PHONE, resident_values
+from hub.crypto.ring import KeyRing
 from hub.errors import BadInputError
 from hub.governance.cases import receive_external_case
 from hub.governance.drafts import CaseDraft
@@ -30,8 +35,11 @@ Outcome = Literal["inserted", "updated", "unchanged"]
 class Writer:
     """Applies prepared records of one batch to the session; the caller commits."""
 
-    def __init__(self, session: AsyncSession, context: StreamContext, lookups: Lookups) -> None:
+    def __init__(
+        self, session: AsyncSession, context: StreamContext, lookups: Lookups, fields: KeyRing
+    ) -> None:
         self.session, self.context, self.lookups = session, context, lookups
+        self.fields = fields
 
     async def write(self, mapped: MappedRecord, id_number: str | None) -> Outcome:
         if isinstance(mapped.record, CaseRecord):
@@ -40,7 +48,7 @@ class Writer:
         existing = self.lookups.records.get(mapped.source_record_id)
         resident = self.lookups.residents.get(id_number)
         if existing is not None:
-            return await self._update(existing, resident, mapped)
+            return await self._update(existing, resident, mapped, id_number)
         if self.context.mapping.creates_residents:
             resident = await self._upsert_resident(resident, id_number, mapped.resident)
         elif resident is None:
@@ -52,7 +60,11 @@ class Writer:
         return "inserted"
 
     async def _update(
-        self, existing: SourceRecord, resident: Resident | None, mapped: MappedRecord
+        self,
+        existing: SourceRecord,
+        resident: Resident | None,
+        mapped: MappedRecord,
+        id_number: str,
     ) -> Outcome:
         if resident is None or existing.resident_id != resident.id:
             raise RejectedRecord(
@@ -63,7 +75,7 @@ class Writer:
         if mapped.source_updated_at <= existing.source_updated_at:
             return "unchanged"  # stale or the same version: never overwrite newer data
         if self.context.mapping.creates_residents:
-            await self._upsert_resident(resident, resident.id_number, mapped.resident)
+            await self._upsert_resident(resident, id_number, mapped.resident)
         for name, value in mapped.record.model_dump().items():
             setattr(existing, name, value)
         existing.source_updated_at = mapped.source_updated_at
@@ -121,7 +133,7 @@ class Writer:
             # statement: write the resident before the records that point at it.
             await self.session.flush()
         else:
-            _update_resident(resident, fields, grid)
+            _update_resident(resident, fields, grid, self.fields)
             if household is not None:
                 resident.household_id = household.id
         return resident
@@ -142,11 +154,10 @@ class Writer:
         assert fields.name is not None
         resident = Resident(
             id=str(uuid.uuid4()),
-            id_number=id_number,
+            **resident_values(self.fields, id_number=id_number, phone=fields.phone),
             name=fields.name,
             gender=fields.gender or gender_of(id_number),
             birth_date=fields.birth_date or birth_date_of(id_number),
-            phone=fields.phone,
             address=fields.address,
             household_id=household.id if household else None,
             grid_code=grid.code,
@@ -179,11 +190,16 @@ def _require_fields_to_create(fields: ResidentFields, grid: Grid | None) -> None
         raise RejectedRecord(QuarantineReason.SCHEMA_ERROR, "cannot create the resident", errors)
 
 
-def _update_resident(resident: Resident, fields: ResidentFields, grid: Grid | None) -> None:
+def _update_resident(
+    resident: Resident, fields: ResidentFields, grid: Grid | None, keys: KeyRing
+) -> None:
     """Apply what the record says; absent values keep what the hub holds."""
-    for name in ("name", "gender", "birth_date", "phone", "address"):
+    for name in ("name", "gender", "birth_date", "address"):
         value = getattr(fields, name)
         if value is not None and getattr(resident, name) != value:
             setattr(resident, name, value)
+    phone = fields.phone
+    if phone is not None and keys.open_optional(PHONE, resident.phone_encrypted) != phone:
+        resident.phone_encrypted = keys.seal(PHONE, phone)
     if grid is not None and resident.grid_code != grid.code:
         resident.grid_code, resident.grid_path = grid.code, grid.path

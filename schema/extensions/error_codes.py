@@ -1,4 +1,7 @@
-"""Gives every error a stable `extensions.code` and masks unexpected failures in production.
+"""Gives every error a stable `extensions.code`, masks unexpected failures in production and,
+there, every suggestion ("Did you mean …") of an argument, type, enum value, input field or
+field name: graphql-core adds them in validation and in variable coercion alike, always as the
+message's last sentence.
 
 A database that cannot be reached is not an internal error: it is UNAVAILABLE, and the
 HTTP answer becomes 503 with Retry-After (DESIGN.md, "Limits").
@@ -27,6 +30,14 @@ def _is_expected(error: GraphQLError) -> bool:
     return original is None or isinstance(original, GraphQLError | HubError)
 
 
+SUGGESTION = " Did you mean "  # graphql.pyutils.did_you_mean's opening
+
+
+def without_suggestion(message: str) -> str:
+    """The message up to its suggestion, if any."""
+    return message.partition(SUGGESTION)[0]
+
+
 class ErrorCodes(SchemaExtension):
     """Parse and validation errors are `BAD_USER_INPUT`; a `HubError` keeps its own code and
     details; any other exception is `INTERNAL_SERVER_ERROR`.
@@ -35,8 +46,9 @@ class ErrorCodes(SchemaExtension):
     generic message in production and the exception's message in development.
     """
 
-    def __init__(self, *, mask_internal: bool) -> None:
+    def __init__(self, *, mask_internal: bool, hide_suggestions: bool = False) -> None:
         self.mask_internal = mask_internal
+        self.hide_suggestions = hide_suggestions
 
     def on_operation(self) -> Iterator[None]:
         try:
@@ -70,6 +82,8 @@ class ErrorCodes(SchemaExtension):
         yield
 
     def _with_code(self, error: GraphQLError) -> GraphQLError:
+        if self.hide_suggestions:
+            error.message = without_suggestion(error.message)  # in place, as strawberry does
         extensions = dict(error.extensions or {})
         if isinstance(error.original_error, HubError):
             original = error.original_error

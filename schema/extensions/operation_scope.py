@@ -2,7 +2,8 @@
 
 An HTTP request is one operation, so its context is used as built. A websocket's operations
 share one connection-wide context (strawberry builds it at the handshake): each operation
-runs on a copy that keeps only the caller and the request's identity.
+runs on a copy that keeps only the caller and the request's identity, with the field keys
+as they are now (a rotation may have added one since the handshake).
 
 A cancelled operation (the execution timeout) closes its connection in the background: the
 query it was waiting for may still hold the connection, and the answer should not wait.
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 
+from hub.crypto.store import field_keys
 from schema.context import Context
 
 logger = logging.getLogger("gridhub.graphql")
@@ -28,6 +30,7 @@ class OperationScope(SchemaExtension):
         context = self.execution_context.context
         if isinstance(context, Context) and isinstance(context.request.connection, WebSocket):
             context = self.execution_context.context = context.for_operation()
+            context.fields = await field_keys(context.database.engine).ring()
         cancelled = False
         try:
             yield

@@ -47,7 +47,9 @@ async def _case_residents(
 ) -> dict[str, list[Any]]:
     ids = await loading.resident_ids_by_case(connection, case_ids)
     wanted = sorted({resident for found in ids.values() for resident in found})
-    rows = await residents.residents_by_id(connection, wanted, within_path=scope.within_path)
+    rows = await residents.residents_by_id(
+        connection, wanted, within_path=scope.within_path, fields=scope.fields
+    )
     return {case: [rows[r] for r in found if r in rows] for case, found in ids.items()}
 
 
@@ -66,7 +68,10 @@ CASES = Batch(
     many=False,
 )
 TRACES = Batch("case_traces", lambda c, ids, _: loading.traces_by_case(c, ids))
-ASSIGNMENTS = Batch("case_assignments", lambda c, ids, _: loading.assignments_by_case(c, ids))
+ASSIGNMENTS = Batch(
+    "case_assignments",
+    lambda c, ids, scope: loading.assignments_by_case(c, ids, fields=scope.fields),
+)
 CASE_RESIDENTS = Batch("case_residents", _case_residents)
 CASE_HOUSEHOLDS = Batch("case_households", _case_households)
 

@@ -36,7 +36,9 @@ async def _residents_met(
 ) -> dict[str, list[Any]]:
     ids = await loading.resident_ids_by_visit(connection, visit_ids)
     wanted = sorted({resident for found in ids.values() for resident in found})
-    rows = await residents.residents_by_id(connection, wanted, within_path=scope.within_path)
+    rows = await residents.residents_by_id(
+        connection, wanted, within_path=scope.within_path, fields=scope.fields
+    )
     return {visit: [rows[r] for r in found if r in rows] for visit, found in ids.items()}
 
 

@@ -239,7 +239,9 @@ async def test_events_carry_the_token_issuer_and_are_filtered_by_it(
 ) -> None:
     """A trusted OpenID provider's token: its `iss` is on the event, and filterable."""
     with jwks_server() as (jwks_url, idp_key):
-        trusted = TrustedIssuer(issuer=IDP, jwks_uri=jwks_url, audience="gridhub")
+        trusted = TrustedIssuer(
+            issuer=IDP, jwks_uri=jwks_url, audience="gridhub", allowed_roles=("health_officer",)
+        )
         app = create_app(settings.model_copy(update={"trusted_issuers": [trusted]}))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.audit.ledger import AccessLedger
 from hub.auth.caller import Caller
 from hub.clock import local_today
+from hub.crypto.store import field_keys
 from hub.request_headers import Purpose
 from hub.storage import models
 from hub.storage.session import RequestDatabase
@@ -41,6 +42,7 @@ async def run(
         caller=caller,
         today=local_today(),
         request_purpose=Purpose(purpose=purpose),
+        fields=await field_keys(engine).ring(),
     )
     try:
         result = await schema.execute(query, variable_values=variables, context_value=context)

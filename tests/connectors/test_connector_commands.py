@@ -18,9 +18,9 @@ from hub.cli import app as hub_app
 from hub.config import Settings
 from hub.storage.base import utcnow
 from hub.storage.models import RunStatus
-from hub.storage.session import create_engine, create_sessionmaker
+from hub.storage.session import create_sessionmaker
 from hub.sync import SyncScheduler, run_due_syncs
-from tests.conftest import World
+from tests.conftest import World, open_engine
 from tests.connectors.support import id_number
 
 CONFIG = """
@@ -83,7 +83,7 @@ def seed_grids(database_url: str) -> None:
     """The commands run their own event loop, so these tests are synchronous and seed in one too."""
 
     async def seed() -> None:
-        engine = create_engine(database_url)
+        engine = open_engine(database_url)
         await World(create_sessionmaker(engine)).tree()
         await engine.dispose()
 

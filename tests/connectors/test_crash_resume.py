@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.config import Settings
+from hub.crypto.store import attach_field_keys
 from hub.storage.models import (
     ConnectorRun,
     ConnectorState,
@@ -27,12 +28,11 @@ from hub.storage.models import (
     HouseholdRegistration,
     InsuranceEnrollment,
     QuarantinedRecord,
-    Resident,
     RunStatus,
 )
 from hub.storage.session import create_engine, create_sessionmaker
 from hub.sync import sync
-from tests.conftest import POSTGRES_URL, World, _truncate_postgres
+from tests.conftest import POSTGRES_URL, World, _truncate_postgres, stored_residents
 from tests.connectors.support import id_number
 
 ENTRY = Path(__file__).with_name("crash_sync.py")
@@ -141,9 +141,10 @@ def write_department_data(root: Path) -> Path:
 
 async def snapshot(engine: AsyncEngine) -> dict[str, Any]:
     """Everything a sync writes, keyed by natural keys (resident ids are random per run)."""
+    opened = {r.id: r for r in (await stored_residents(engine)).values()}
     async with create_sessionmaker(engine)() as session:
         households = {h.id: h.number for h in await session.scalars(select(Household))}
-        residents = {r.id: r for r in await session.scalars(select(Resident))}
+        residents = opened
         people = sorted(
             (
                 r.id_number,
@@ -185,19 +186,18 @@ async def snapshot(engine: AsyncEngine) -> dict[str, Any]:
     }
 
 
-def crash_repeatedly(database_url: str, toml: Path, rng: random.Random) -> int:
+def crash_repeatedly(database_url: str, toml: Path, var_dir: Path, rng: random.Random) -> int:
     """Start the sync and SIGKILL it at a random moment, KILLS times; return how many died mid-run."""
     killed = 0
+    command = [sys.executable, str(ENTRY), database_url, str(toml), str(var_dir)]
     for _ in range(KILLS):
-        process = subprocess.Popen([sys.executable, str(ENTRY), database_url, str(toml)])
+        process = subprocess.Popen(command)
         time.sleep(rng.uniform(0.9, 2.0))  # start-up (imports) takes ~0.7 s
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             killed += 1
         process.wait(timeout=30)
-    finished = subprocess.run(
-        [sys.executable, str(ENTRY), database_url, str(toml)], timeout=120, check=False
-    )
+    finished = subprocess.run(command, timeout=120, check=False)
     assert finished.returncode == 0
     return killed
 
@@ -214,11 +214,16 @@ async def fresh_database(migrated_template: str, tmp_path: Path) -> str:
 
 
 async def test_a_sync_killed_at_random_points_resumes_to_the_same_tables_as_a_clean_run(
-    world: World, engine: AsyncEngine, database_url: str, migrated_template: str, tmp_path: Path
+    world: World,
+    engine: AsyncEngine,
+    settings: Settings,
+    database_url: str,
+    migrated_template: str,
+    tmp_path: Path,
 ) -> None:
     await world.tree()
     toml = write_department_data(tmp_path)
-    killed = crash_repeatedly(database_url, toml, random.Random(20241130))
+    killed = crash_repeatedly(database_url, toml, settings.var_dir, random.Random(20241130))
     assert killed >= 1
     crashed = await snapshot(engine)
     async with create_sessionmaker(engine)() as session:
@@ -230,11 +235,11 @@ async def test_a_sync_killed_at_random_points_resumes_to_the_same_tables_as_a_cl
 
     clean_url = await fresh_database(migrated_template, tmp_path)
     clean_engine = create_engine(clean_url)
+    clean_settings = Settings(database_url=clean_url, connectors=toml, var_dir=settings.var_dir)
+    attach_field_keys(clean_engine, clean_settings)
     try:
         await World(create_sessionmaker(clean_engine)).tree()
-        summaries = await sync(
-            Settings(database_url=clean_url, connectors=toml), clean_engine, env={}
-        )
+        summaries = await sync(clean_settings, clean_engine, env={})
         assert {s.status for s in summaries} == {RunStatus.SUCCEEDED}
         clean = await snapshot(clean_engine)
     finally:

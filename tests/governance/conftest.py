@@ -183,7 +183,7 @@ async def gov(world: World, sessionmaker: async_sessionmaker[AsyncSession]) -> G
                 name=f"网格长{code}",
                 post=GridPost.GRID_CHIEF,
                 kind="CADRE",
-                phone=None,
+                phone_encrypted=None,
             )
             session.add(member)
             await session.flush()

@@ -19,7 +19,8 @@ from hub.auth.cli import clients_app, keys_app
 from hub.auth.passwords import ClientSecretHasher
 from hub.config import Settings
 from hub.storage import migrations
-from hub.storage.session import create_engine, create_sessionmaker
+from hub.storage.session import create_sessionmaker
+from tests.conftest import open_engine
 
 app = typer.Typer()
 app.add_typer(clients_app, name="clients")
@@ -66,7 +67,7 @@ def hub(env: dict[str, str], *args: str) -> Any:
 
 def secret_works(env: dict[str, str], client_id: str, secret: str) -> bool:
     async def check() -> bool:
-        engine = create_engine(env["HUB_DATABASE_URL"])
+        engine = open_engine(env["HUB_DATABASE_URL"])
         try:
             async with create_sessionmaker(engine)() as session:
                 settings = Settings(

@@ -201,6 +201,32 @@ async def test_scope_parameter_never_widens_the_token(
     assert response.json()["error"] == "invalid_scope"
 
 
+@pytest.mark.parametrize(
+    "requested",
+    [
+        pytest.param("resident:basic\u3000police:sensitive", id="ideographic-space"),
+        pytest.param("resident:basic\u00a0police:sensitive", id="no-break-space"),
+        pytest.param("resident:basic\u2003police:sensitive", id="em-space"),
+        pytest.param("resident:basic\thealth:read", id="tab"),
+        pytest.param("resident:basic\nhealth:read", id="newline"),
+        pytest.param("resident:basic\x1fhealth:read", id="unit-separator"),
+        pytest.param('resident:basic "health:read"', id="quote"),
+    ],
+)
+async def test_scope_parameter_is_split_on_ascii_spaces_only(
+    oauth: httpx.AsyncClient, register: Register, requested: str
+) -> None:
+    """RFC 6749 §3.3: scope-tokens are printable ASCII separated by SP; anything else is one
+    malformed token, never a second scope."""
+    client = await register("police_officer")
+
+    response = await request_token(oauth, client, scope=requested)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_scope"
+    assert "RFC 6749" in response.json()["error_description"]
+
+
 async def test_registered_scopes_narrow_the_default(
     oauth: httpx.AsyncClient, register: Register, runtime: AuthRuntime
 ) -> None:

@@ -29,6 +29,7 @@ from hub.storage.models import (
     SchoolEnrollment,
 )
 from hub.vocabulary import GridLevel, GridPost, ResidentTag, SchoolStage
+from tests.conftest import stored_residents
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -282,6 +283,9 @@ async def _count(engine: AsyncEngine, model: type[Base]) -> int:
 async def _db_rows(
     engine: AsyncEngine, model: type[Base], columns: tuple[str, ...]
 ) -> set[tuple[object, ...]]:
+    if model is Resident:  # as readers see them: ID and phone numbers opened
+        opened = (await stored_residents(engine)).values()
+        return {tuple(getattr(resident, name) for name in columns) for resident in opened}
     table = model.__table__
     async with engine.connect() as connection:
         result = await connection.execute(select(*(table.c[name] for name in columns)))

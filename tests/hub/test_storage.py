@@ -101,6 +101,10 @@ async def test_department_record_is_unique_per_source_and_source_record_id(world
     await world.record(Vaccination, resident, source="other", source_record_id="V1", **values)
 
 
+# Bytes of the right and the wrong shape for sealed columns (a sealed ID number is 52 bytes).
+SHAPES = {"sealed": bytes(52), "index": bytes(16), "short": bytes(3)}
+
+
 @pytest.mark.parametrize(
     ("statement", "reason"),
     [
@@ -117,16 +121,23 @@ async def test_department_record_is_unique_per_source_and_source_record_id(world
             id="unknown-grid-level",
         ),
         pytest.param(
-            "INSERT INTO residents (id, id_number, name, gender, birth_date, grid_code, grid_path,"
-            " created_at, updated_at) VALUES ('r', '123', 'x', 'MALE', '2000-01-01', '410105',"
-            " '410105/', '2026-01-01', '2026-01-01')",
-            "ID number shorter than 18",
+            "INSERT INTO residents (id, id_number_encrypted, id_number_index, name, gender,"
+            " birth_date, grid_code, grid_path, created_at, updated_at) VALUES ('r', :short,"
+            " :index, 'x', 'MALE', '2000-01-01', '410105', '410105/', '2026-01-01', '2026-01-01')",
+            "ID number shorter than 18 (sealed: shorter than 52 bytes)",
             id="short-id-number",
         ),
         pytest.param(
-            "INSERT INTO residents (id, id_number, name, gender, birth_date, grid_code, grid_path,"
-            " created_at, updated_at) VALUES ('r', '11010519491231002X', 'x', 'MALE', '2000-01-01',"
-            " 'nowhere', 'nowhere/', '2026-01-01', '2026-01-01')",
+            "INSERT INTO residents (id, id_number_encrypted, id_number_index, name, gender,"
+            " birth_date, grid_code, grid_path, created_at, updated_at) VALUES ('r', :sealed,"
+            " :short, 'x', 'MALE', '2000-01-01', '410105', '410105/', '2026-01-01', '2026-01-01')",
+            "blind index not 16 bytes",
+            id="short-blind-index",
+        ),
+        pytest.param(
+            "INSERT INTO residents (id, id_number_encrypted, id_number_index, name, gender,"
+            " birth_date, grid_code, grid_path, created_at, updated_at) VALUES ('r', :sealed,"
+            " :index, 'x', 'MALE', '2000-01-01', 'nowhere', 'nowhere/', '2026-01-01', '2026-01-01')",
             "grid that does not exist",
             id="unknown-grid",
         ),
@@ -145,7 +156,7 @@ async def test_database_constraints_refuse_invalid_rows(
 
     with pytest.raises(IntegrityError):
         async with engine.begin() as connection:
-            await connection.execute(text(statement))
+            await connection.execute(text(statement), SHAPES)
 
 
 async def test_subtree_query_does_not_confuse_codes_that_share_a_prefix(

@@ -13,7 +13,6 @@ from hub.storage.models import (
     ConnectorRun,
     Household,
     HouseholdRegistration,
-    QuarantinedRecord,
     QuarantineReason,
     Resident,
     RunStatus,
@@ -21,7 +20,8 @@ from hub.storage.models import (
 )
 from hub.sync import RunSummary, retry_quarantine, run_stream, stream_lock, sync_source
 from hub.vocabulary import Gender
-from tests.conftest import World
+from tests.conftest import QuarantineRow, World, stored_residents
+from tests.conftest import quarantine_rows as stored_quarantine
 from tests.connectors.support import (
     BASE_TIME,
     MemorySource,
@@ -49,9 +49,8 @@ def counts(summary: RunSummary) -> tuple[int, int, int, int, int]:
 
 async def quarantine_rows(
     sessionmaker: async_sessionmaker[AsyncSession],
-) -> list[QuarantinedRecord]:
-    async with sessionmaker() as session:
-        return list(await session.scalars(select(QuarantinedRecord).order_by(QuarantinedRecord.id)))
+) -> list[QuarantineRow]:
+    return await stored_quarantine(sessionmaker.kw["bind"])
 
 
 async def test_creating_stream_creates_residents_and_households(
@@ -66,8 +65,8 @@ async def test_creating_stream_creates_residents_and_households(
     summary = await run_all(engine, police_source(records))
     assert summary.status is RunStatus.SUCCEEDED
     assert counts(summary) == (3, 3, 0, 0, 0)
+    residents = await stored_residents(engine)
     async with sessionmaker() as session:
-        residents = {r.id_number: r for r in await session.scalars(select(Resident))}
         households = {h.number: h for h in await session.scalars(select(Household))}
     first = residents[id_number(1)]
     assert (first.name, first.gender, first.grid_path) == (

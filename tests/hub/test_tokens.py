@@ -171,6 +171,32 @@ async def test_scopes_beyond_the_roles_are_dropped(runtime: AuthRuntime, forge: 
     assert claims.scopes == {"resident:basic"}
 
 
+@pytest.mark.parametrize(
+    "scope",
+    [
+        pytest.param("resident:basic\u3000police:sensitive", id="ideographic-space"),
+        pytest.param("resident:basic\u00a0police:sensitive", id="no-break-space"),
+        pytest.param("resident:basic\tpolice:sensitive", id="tab"),
+    ],
+)
+async def test_scope_claims_split_on_unicode_spaces_are_refused(
+    runtime: AuthRuntime, forge: Forge, scope: str
+) -> None:
+    """RFC 6749 §3.3: only SP separates scope tokens; a token that splits otherwise is malformed."""
+    token = forge.token(scope=scope, roles=["police_officer"])
+
+    with pytest.raises(TokenError, match="claims are invalid"):
+        await runtime.verifier.verify(token)
+
+
+async def test_scope_claims_tolerate_repeated_ascii_spaces(
+    runtime: AuthRuntime, forge: Forge
+) -> None:
+    claims = await runtime.verifier.verify(forge.token(scope=" resident:basic  health:read "))
+
+    assert claims.scopes == {"resident:basic", "health:read"}
+
+
 # --- refusals --------------------------------------------------------------------------------
 
 
@@ -418,6 +444,7 @@ def external(
         audience="gridhub",
         roles_claim="realm_access.roles",
         grid_claim="grid",
+        allowed_roles=["service_center_clerk"],
     )
     jwks_server.publish(idp_key)
     configured = settings.model_copy(update={"trusted_issuers": [trusted]})

@@ -28,8 +28,9 @@ from hub.demo.simulators.social_db import TABLES
 from hub.demo.simulators.world import EDUCATION_STREAM, BadRecord, DepartmentWorld, Stream
 from hub.demo.world_sync import DEMO_CONNECTORS
 from hub.identity import normalize_id_number
-from hub.storage.models import QuarantinedRecord, QuarantineReason, Resident
+from hub.storage.models import QuarantinedRecord, QuarantineReason
 from hub.storage.session import create_sessionmaker
+from tests.conftest import stored_residents
 
 # simulator stream → (connector, the hub stream reading it); education is split by 学段 below.
 HUB_STREAMS: dict[str, tuple[str, str]] = {
@@ -119,14 +120,16 @@ def expected_counts(
 
 async def hub_state(engine: AsyncEngine, world: DepartmentWorld) -> State:
     records: dict[str, set[Row]] = {}
+    numbers = {r.id: r.id_number for r in (await stored_residents(engine)).values()}
     async with create_sessionmaker(engine)() as session:
         for stream in world.streams.values():
             model = stream.spec.model
-            query = select(
-                model.source_record_id, Resident.id_number, model.source_updated_at
-            ).join(Resident, Resident.id == model.resident_id)
+            query = select(model.source_record_id, model.resident_id, model.source_updated_at)
             rows = records.setdefault(model.__tablename__, set())
-            found = [(key, number, second(at)) for key, number, at in await session.execute(query)]
+            found = [
+                (key, numbers[resident], second(at))
+                for key, resident, at in await session.execute(query)
+            ]
             rows.update(found)
             total = await session.scalar(select(func.count()).select_from(model))
             assert total == len(rows), f"{model.__tablename__}: duplicated rows"
@@ -139,8 +142,7 @@ async def hub_state(engine: AsyncEngine, world: DepartmentWorld) -> State:
             )
         )
         quarantine = {(c, s, k, r) for c, s, k, r in quarantined}
-        residents = set(await session.scalars(select(Resident.id_number)))
-    return State(records, quarantine, residents)
+    return State(records, quarantine, set(numbers.values()))
 
 
 # --- the demo connectors, made fast for tests -------------------------------------------------

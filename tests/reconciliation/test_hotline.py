@@ -24,10 +24,10 @@ from hub.storage.models import (
     CaseTrace,
     QuarantinedRecord,
     QuarantineReason,
-    Resident,
     RunStatus,
 )
 from hub.sync import RunSummary, sync
+from tests.conftest import stored_residents
 from tests.reconciliation.support import fast_config
 
 HOTLINE = ("hotline_12345", "work-orders")
@@ -62,20 +62,16 @@ def expected(sims: RunningSimulators, known: set[str], skip: frozenset[str] = fr
 
 async def held(engine: AsyncEngine) -> tuple[dict[str, Appeal], set[str]]:
     """The hub's hotline cases by work order number, and every ID number it knows."""
+    by_id = {r.id: number for number, r in (await stored_residents(engine)).items()}
     async with engine.connect() as connection:
-        callers = dict(
-            (
-                await connection.execute(
-                    select(CaseResident.case_id, Resident.id_number).join(
-                        Resident, Resident.id == CaseResident.resident_id
-                    )
-                )
-            ).all()
-        )
+        linked = (
+            await connection.execute(select(CaseResident.case_id, CaseResident.resident_id))
+        ).all()
         rows = (
             await connection.execute(select(Case).where(Case.source == CaseSource.HOTLINE))
         ).all()
-        known = set((await connection.scalars(select(Resident.id_number))).all())
+    callers = {case_id: by_id[resident_id] for case_id, resident_id in linked}
+    known = set(by_id.values())
     cases: dict[str, Appeal] = {}
     for row in rows:
         cases[str(row.source_record_id)] = (

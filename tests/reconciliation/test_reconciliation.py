@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.demo.simulators.run import RunningSimulators
 from hub.demo.simulators.world import EDUCATION_STREAM, BadRecord
 from hub.storage.models import Resident
-from hub.storage.session import create_sessionmaker
+from tests.conftest import stored_residents
 from tests.reconciliation.conftest import Syncer
 from tests.reconciliation.support import (
     HUB_STREAMS,
@@ -86,8 +86,7 @@ async def _phones_follow_the_register(
 ) -> None:
     """A touched household record carries a new phone number: the resident has it now."""
     records = sims.world.streams["households"].records
-    async with create_sessionmaker(hub)() as session:
-        for key in household_ids:
-            record = records[key]
-            query = select(Resident.phone).where(Resident.id_number == record["sfzh"])
-            assert await session.scalar(query) == record["lxdh"]
+    residents = await stored_residents(hub)
+    for key in household_ids:
+        record = records[key]
+        assert residents[record["sfzh"]].phone == record["lxdh"]

@@ -29,8 +29,9 @@ from hub.demo.simulators.run import RunningSimulators, start_simulators
 from hub.governance.enums import CaseSource
 from hub.storage import migrations
 from hub.storage.models import Case, ConnectorRun, ConnectorState, RunStatus
-from hub.storage.session import create_engine, create_sessionmaker
+from hub.storage.session import create_sessionmaker
 from hub.sync import sync
+from tests.conftest import open_engine
 from tests.reconciliation.conftest import SEED
 from tests.reconciliation.support import (
     SYNC_ORDER,
@@ -106,7 +107,7 @@ async def hotline_cases(engine: AsyncEngine) -> list[str]:
 async def clean_run(url: str, sims: RunningSimulators) -> tuple[Any, Any]:
     """A clean in-process sync into a database of its own: its state and cursors."""
     await asyncio.to_thread(migrations.upgrade, url)
-    engine = create_engine(url)
+    engine = open_engine(url)
     try:
         await seed_grid_tree(engine, scale="small", seed=SEED)
         summaries = await sync(

@@ -28,7 +28,7 @@ from hub.vocabulary import (
     SchoolStage,
     SchoolStatus,
 )
-from tests.conftest import GraphQLClient, World
+from tests.conftest import GraphQLClient, World, WorldResident
 
 RESIDENT_360 = """
 query Resident360($idNumber: String!) {
@@ -56,7 +56,7 @@ query Resident360($idNumber: String!) {
 """
 
 
-async def add_full_records(world: World, resident: models.Resident) -> None:
+async def add_full_records(world: World, resident: WorldResident) -> None:
     """One record of every department type for `resident`."""
     await world.record(
         models.FamilyDoctorContract,
@@ -373,14 +373,12 @@ async def test_grid_shows_its_tree_neighbours_board_and_subtree_resident_count(
 ) -> None:
     grids = await world.tree()
     community = grids["410105001001"]
-    await world.add(
-        models.GridMember(
-            grid_code=community.code,
-            name="刘建国",
-            post=GridPost.GRID_CHIEF,
-            kind=MemberKind.CADRE,
-            phone="13900000000",
-        )
+    await world.member(
+        community,
+        name="刘建国",
+        post=GridPost.GRID_CHIEF,
+        kind=MemberKind.CADRE,
+        phone="13900000000",
     )
     await world.resident(grids["410105001001001"])
     await world.resident(grids["410105001001002"])

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.from_thread
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError
-from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -25,6 +24,7 @@ from sqlalchemy import delete
 from hub.auth.clients import ClientAuthMethod, effective_scopes, upgrade_secret_hash
 from hub.auth.oauth.metadata import TOKEN_PATH
 from hub.auth.passwords import ClientSecretHasher
+from hub.auth.scopes import split_scope
 from hub.auth.tokens import LOCAL_ALGORITHMS
 from hub.storage.base import utcnow
 from hub.storage.models import OAuthClient, UsedClientAssertion
@@ -74,7 +74,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
         return None
 
     def get_allowed_scope(self, scope: str) -> str:
-        return " ".join(s for s in scope_to_list(scope) or [] if s in self.scopes)
+        return " ".join(s for s in split_scope(scope or "") if s in self.scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False

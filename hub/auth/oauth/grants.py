@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import InvalidScopeError, grants
-from authlib.oauth2.rfc6749.util import scope_to_list
 
 from hub.auth.oauth.clients import RegisteredClient
 from hub.auth.oauth.metadata import AUTH_METHODS
+from hub.auth.scopes import ScopeSyntaxError, split_scope
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -19,7 +19,10 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
         client: RegisteredClient = self.request.client
         if not client.scopes:
             raise InvalidScopeError("the client's role grants no scope under the current policy")
-        requested = set(scope_to_list(self.request.payload.scope) or [])
+        try:
+            requested = set(split_scope(self.request.payload.scope or ""))
+        except ScopeSyntaxError as error:
+            raise InvalidScopeError(str(error)) from None
         beyond = requested - client.scopes
         if beyond:
             raise InvalidScopeError(f"scope not granted to this client: {' '.join(sorted(beyond))}")

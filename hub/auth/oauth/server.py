@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.from_thread
 from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
-from authlib.oauth2.rfc6749.util import scope_to_list
 
 from hub.auth.clients import ClientAuthMethod
 from hub.auth.oauth.clients import PrivateKeyJWT, RegisteredClient, load_client
@@ -22,6 +21,7 @@ from hub.auth.oauth.grants import ClientCredentialsGrant
 from hub.auth.oauth.metadata import scopes_supported
 from hub.auth.oauth.requests import Outcome, StarletteOAuth2Request
 from hub.auth.oauth.revocation import RevocationEndpoint
+from hub.auth.scopes import split_scope
 
 if TYPE_CHECKING:
     from hub.auth.runtime import AuthRuntime
@@ -67,7 +67,7 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
         """RFC 6749 §5.1 response; no refresh token for client credentials (§4.4.3)."""
-        requested = set(scope_to_list(scope) or [])
+        requested = set(split_scope(scope or ""))  # checked by the grant already
         scopes = sorted(requested or client.scopes)
         token, ttl = self.runtime.issuer.issue(
             client_id=client.client_id,

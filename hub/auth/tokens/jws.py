@@ -17,6 +17,7 @@ from joserfc.jwk import ECKey, Key, RSAKey
 from joserfc.jws import JWSRegistry
 from joserfc.util import json_b64decode
 
+from hub.auth.issuers import ASYMMETRIC_ALGORITHMS
 from hub.auth.tokens.claims import LOCAL_ALGORITHMS, TokenError
 from hub.auth.tokens.jwks import RemoteKeySet
 
@@ -24,10 +25,6 @@ MAX_TOKEN_BYTES = 8 * 1024
 # RFC 9068 §4: "at+jwt" or "application/at+jwt", compared case-insensitively.
 _ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _EXTERNAL_TOKEN_TYPES = _ACCESS_TOKEN_TYPES | {"jwt", "application/jwt"}
-# Asymmetric algorithms an external issuer may be configured with; never "none" nor HS*.
-_SAFE_EXTERNAL_ALGORITHMS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
-)
 # Header parameters that could make a verifier fetch, trust or reinterpret something the
 # token itself chose (RFC 8725 §3.10 for jku/x5u/jwk/x5c; RFC 7515 §4.1.11 crit; RFC 7797 b64).
 _FORBIDDEN_HEADERS = frozenset({"crit", "jwk", "jku", "x5u", "x5c", "b64", "cty", "enc", "zip"})
@@ -74,7 +71,7 @@ def check_header(
     allowed = (
         LOCAL_ALGORITHMS
         if remote is None
-        else _SAFE_EXTERNAL_ALGORITHMS & set(remote.trusted.algorithms)
+        else ASYMMETRIC_ALGORITHMS & set(remote.trusted.algorithms)
     )
     if not isinstance(algorithm, str) or algorithm not in allowed:
         raise TokenError("token signing algorithm is not accepted")

@@ -1,10 +1,11 @@
 """Revoked tokens and clients (RFC 7009 §2): recording a revocation, and refusing after one.
 
 Verification asks a `RevocationList` held in memory, so a request costs no database round
-trip. The list is reloaded (one query: unexpired revoked jtis and revoked clients) when it is
-older than its refresh interval, so a revocation made by another process — another worker,
-`hub clients revoke` — is honoured within that interval; one made in this process (the
-revocation endpoint, a client revoked through `hub/auth/clients.py`) at once.
+trip. The list is reloaded (unexpired revoked jtis, revoked clients, clients blocked per
+issuer) when it is older than its refresh interval, so a revocation made by another process —
+another worker, `hub clients revoke`, `hub clients block` — is honoured within that interval;
+one made in this process (the revocation endpoint, `hub/auth/clients.py`, `hub/auth/blocks.py`)
+at once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from hub.storage.base import utcnow
-from hub.storage.models import OAuthClient, RevokedToken
+from hub.storage.models import BlockedClient, OAuthClient, RevokedToken
 from hub.storage.upsert import insert_or_ignore
 
 
@@ -59,23 +60,43 @@ class RevocationList:
         self._refresh_seconds = refresh_seconds
         self._jtis: frozenset[str] = frozenset()
         self._clients: frozenset[str] = frozenset()
+        self._blocked: frozenset[tuple[str, str]] = frozenset()
         self._loaded_at: float | None = None
         self._loading = asyncio.Lock()
         _LISTS.add(self)
 
     async def is_revoked(self, *, jti: str, client_id: str | None = None) -> bool:
-        if self._stale():
-            async with self._loading:  # one reload at a time; the others wait for it
-                if self._stale():
-                    await self._reload()
+        await self._fresh()
         return jti in self._jtis or (client_id is not None and client_id in self._clients)
 
-    def note(self, *, jti: str | None = None, client_id: str | None = None) -> None:
-        """A revocation made in this process: effective at once."""
+    async def is_blocked(self, *, issuer: str, client_id: str) -> bool:
+        """Whether `hub clients block --issuer ISSUER CLIENT_ID` refuses this client."""
+        await self._fresh()
+        return (issuer, client_id) in self._blocked
+
+    def note(
+        self,
+        *,
+        jti: str | None = None,
+        client_id: str | None = None,
+        blocked: tuple[str, str] | None = None,
+        unblocked: tuple[str, str] | None = None,
+    ) -> None:
+        """A revocation (or block) made in this process: effective at once."""
         if jti is not None:
             self._jtis = self._jtis | {jti}
         if client_id is not None:
             self._clients = self._clients | {client_id}
+        if blocked is not None:
+            self._blocked = self._blocked | {blocked}
+        if unblocked is not None:
+            self._blocked = self._blocked - {unblocked}
+
+    async def _fresh(self) -> None:
+        if self._stale():
+            async with self._loading:  # one reload at a time; the others wait for it
+                if self._stale():
+                    await self._reload()
 
     def _stale(self) -> bool:
         loaded = self._loaded_at
@@ -91,14 +112,24 @@ class RevocationList:
             clients = await connection.scalars(
                 select(OAuthClient.client_id).where(OAuthClient.revoked_at.is_not(None))
             )
+            blocked = await connection.execute(
+                select(BlockedClient.issuer, BlockedClient.client_id)
+            )
             self._jtis, self._clients = frozenset(jtis), frozenset(clients)
+            self._blocked = frozenset((issuer, client) for issuer, client in blocked)
         self._loaded_at = started
 
 
 _LISTS: weakref.WeakSet[RevocationList] = weakref.WeakSet()
 
 
-def note_revoked(*, jti: str | None = None, client_id: str | None = None) -> None:
+def note_revoked(
+    *,
+    jti: str | None = None,
+    client_id: str | None = None,
+    blocked: tuple[str, str] | None = None,
+    unblocked: tuple[str, str] | None = None,
+) -> None:
     """Tell every revocation list of this process about a revocation just recorded."""
     for revocations in list(_LISTS):
-        revocations.note(jti=jti, client_id=client_id)
+        revocations.note(jti=jti, client_id=client_id, blocked=blocked, unblocked=unblocked)

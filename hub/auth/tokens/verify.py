@@ -9,15 +9,19 @@ keys not found by `kid` in the issuer's own key set; bad signatures; a wrong iss
 tokens (jti in `revoked_tokens`) and tokens of revoked clients. The first three and the
 signature are `jws.py`'s work; the claims are checked here.
 
-Tokens of `settings.trusted_issuers` are verified against that issuer's JWKS, fetched with
-httpx and cached. Their roles come from `roles_claim` (a dotted path, list or space-separated
-string), the grid from `grid_claim`, scopes from `scope` or `scp`. Deliberate relaxation:
-such tokens may be typed `JWT` as well as `at+jwt`, because widespread OpenID providers
-(Keycloak, Microsoft Entra ID) type their access tokens `JWT`; the confusion this invites with
-ID tokens is closed by requiring the hub's audience and refusing tokens carrying `nonce`.
+Tokens of `settings.trusted_issuers` (hub/auth/issuers.py) are verified against that issuer's
+JWKS (`jwks.py`). Their role names come from `roles_claim` (a dotted path, list or
+space-separated string), pass through the issuer's `role_map` and count only when the issuer's
+`allowed_roles` lists them: an outside issuer grants no hub role it was not given. The grid
+comes from `grid_claim`, scopes from `scope` or `scp`. Deliberate relaxation: such tokens may
+be typed `JWT` as well as `at+jwt`, because widespread OpenID providers (Keycloak, Microsoft
+Entra ID) type their access tokens `JWT`; the confusion this invites with ID tokens is closed
+by requiring the hub's audience and refusing tokens carrying `nonce`.
 
 Roles decide scopes: a token's scopes are cut down to those its known roles grant in the
 policy. An external token naming no hub scope at all gets every scope of its roles.
+Revocation: a revoked jti, a revoked hub client, or a client blocked for its issuer
+(`hub clients block --issuer ISS CLIENT_ID`) is refused.
 """
 
 from __future__ import annotations
@@ -33,13 +37,15 @@ from joserfc.jwk import Key
 from joserfc.jwt import ClaimsOption, JWTClaimsRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.auth.issuers import TrustedIssuer, check_roles
 from hub.auth.keys import KeyStore
 from hub.auth.policy import KNOWN_SCOPES, Policy, RowScope
+from hub.auth.scopes import ScopeSyntaxError, checked_scopes
 from hub.auth.tokens.claims import AccessClaims, TokenError
 from hub.auth.tokens.jwks import RemoteKeySet
 from hub.auth.tokens.jws import check_header, parse, verify_signature
 from hub.auth.tokens.revocation import RevocationList
-from hub.config import Settings, TrustedIssuer
+from hub.config import Settings
 
 # RFC 9068 §2.2: required claims of a JWT access token.
 _LOCAL_REQUIRED_CLAIMS = ("sub", "client_id", "iat", "jti")
@@ -65,6 +71,7 @@ class TokenVerifier:
         self.revocations = RevocationList(
             engine, refresh_seconds=settings.revocation_refresh_seconds
         )
+        check_roles(settings.trusted_issuers, policy.roles)
         self._remote = {
             trusted.issuer: RemoteKeySet(trusted, timeout_seconds=jwks_timeout_seconds)
             for trusted in settings.trusted_issuers
@@ -80,7 +87,7 @@ class TokenVerifier:
             raise TokenError("token issuer is not trusted")
         algorithm, kid = check_header(parsed.header, local=local, remote=remote)
         key = await self._key(kid, remote)
-        claims = verify_signature(token, key, algorithm)
+        claims = await self._signed_claims(token, key, algorithm, kid, remote)
         if remote is None:
             access = self._local_claims(claims)
         else:
@@ -98,6 +105,19 @@ class TokenVerifier:
             raise TokenError("token signed with an unknown key")
         return key
 
+    async def _signed_claims(
+        self, token: str, key: Key, algorithm: str, kid: str, remote: RemoteKeySet | None
+    ) -> dict[str, Any]:
+        """The signed claims; for an outside issuer a failed signature may mean the provider
+        replaced the key under the same kid, so the key set is refetched (rate-limited) once."""
+        try:
+            return verify_signature(token, key, algorithm)
+        except TokenError:
+            replacement = await remote.replaced(kid, key) if remote is not None else None
+            if replacement is None:
+                raise
+        return verify_signature(token, replacement, algorithm)
+
     def _local_claims(self, claims: dict[str, Any]) -> AccessClaims:
         settings = self._settings
         _check_claims(
@@ -109,7 +129,7 @@ class TokenVerifier:
         )
         roles = _string_list(claims.get("roles", []))
         grid = _optional_string(claims.get("grid"))
-        scopes = frozenset(_string_list(claims.get("scope", "")))
+        scopes = _scopes(claims.get("scope", ""))
         return AccessClaims(
             issuer=settings.issuer,
             subject=_string(claims["sub"]),
@@ -134,13 +154,14 @@ class TokenVerifier:
         )
         if "nonce" in claims:  # an OpenID Connect ID token, not an access token
             raise TokenError("token is not an access token")
-        roles = _string_list(_claim_at(claims, trusted.roles_claim))
+        names = _string_list(_claim_at(claims, trusted.roles_claim))
+        roles = [role for role in trusted.hub_roles(names) if role in self._policy.roles]
+        if not roles:
+            raise TokenError("token carries no role this issuer may grant")
         grid_value = _claim_at(claims, trusted.grid_claim)
         usable_grid = isinstance(grid_value, int | str) and not isinstance(grid_value, bool)
         grid = str(grid_value) if usable_grid and grid_value != "" else None
-        raw_scopes = claims.get("scope", claims.get("scp", ""))
-        scopes = frozenset(_string_list(raw_scopes))
-        known_roles = [role for role in roles if role in self._policy.roles]
+        scopes = _scopes(claims.get("scope", claims.get("scp", "")))
         subject = _string(claims["sub"])
         client_id = claims.get("client_id", claims.get("azp", subject))
         jti = claims.get("jti") or "sha256:" + hashlib.sha256(token.encode()).hexdigest()
@@ -149,8 +170,8 @@ class TokenVerifier:
             issuer=trusted.issuer,
             subject=subject,
             client_id=_string(client_id),
-            scopes=self._authorized_scopes(known_roles, grid, scopes, external=True),
-            roles=tuple(known_roles),
+            scopes=self._authorized_scopes(roles, grid, scopes, external=True),
+            roles=tuple(roles),
             grid=grid,
             jti=_string(jti),
             issued_at=_timestamp(issued),
@@ -172,10 +193,14 @@ class TokenVerifier:
         return scopes & granted
 
     async def _check_not_revoked(self, access: AccessClaims, *, local: bool) -> None:
-        """RFC 7009 §2: a revoked token, or any token of a revoked client, is refused."""
+        """RFC 7009 §2: a revoked token, or any token of a revoked client, is refused; so is
+        every token of a client blocked for its issuer."""
         client_id = access.client_id if local else None
-        if await self.revocations.is_revoked(jti=access.jti, client_id=client_id):
+        revocations = self.revocations
+        if await revocations.is_revoked(jti=access.jti, client_id=client_id):
             raise TokenError("token has been revoked")
+        if await revocations.is_blocked(issuer=access.issuer, client_id=access.client_id):
+            raise TokenError("the token's client is blocked at this hub")
 
 
 def _check_claims(
@@ -238,14 +263,23 @@ def _optional_string(value: Any) -> str | None:
 
 
 def _string_list(value: Any) -> list[str]:
-    """A list of strings, or a space-separated string (OAuth `scope` style)."""
+    """A list of strings, or a string of items separated by ASCII spaces (RFC 6749 §3.3 style:
+    never by tabs or Unicode spaces)."""
     if value is None:
         return []
     if isinstance(value, str):
-        return value.split()
+        return [item for item in value.split(" ") if item]
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return list(value)
     raise TokenError("token claims are invalid")
+
+
+def _scopes(value: Any) -> frozenset[str]:
+    """A `scope` string or `scp` list; a malformed scope-token refuses the token."""
+    try:
+        return frozenset(checked_scopes(_string_list(value)))
+    except ScopeSyntaxError:
+        raise TokenError("token claims are invalid") from None
 
 
 def _timestamp(value: Any) -> datetime:

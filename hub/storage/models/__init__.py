@@ -19,6 +19,7 @@ from hub.storage.models.connectors import (
     RunStatus,
 )
 from hub.storage.models.core import Grid, GridMember, Household, Resident, ResidentTagRow
+from hub.storage.models.fields import FieldKey, FieldKeyState
 from hub.storage.models.governance import (
     Case,
     CaseAssignment,
@@ -37,6 +38,7 @@ from hub.storage.models.governance import (
 from hub.storage.models.limits import HarvestAlert, HarvestRead, RateBucket
 from hub.storage.models.oauth import (
     CLIENT_AUTH_METHODS,
+    BlockedClient,
     OAuthClient,
     RevokedToken,
     UsedClientAssertion,
@@ -67,6 +69,7 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "AuditResidentAccess",
+    "BlockedClient",
     "Case",
     "CaseAssignment",
     "CaseHousehold",
@@ -76,6 +79,8 @@ __all__ = [
     "ConnectorRun",
     "ConnectorState",
     "FamilyDoctorContract",
+    "FieldKey",
+    "FieldKeyState",
     "Grid",
     "GridMember",
     "HarvestAlert",

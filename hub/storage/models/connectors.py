@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.storage.base import Base, UtcDateTime, enum_type, utcnow
@@ -88,7 +88,8 @@ class QuarantinedRecord(Base):
     reason: Mapped[QuarantineReason] = mapped_column(enum_type(QuarantineReason), index=True)
     message: Mapped[str] = mapped_column(Text)
     detail: Mapped[object | None] = mapped_column(JSON(none_as_null=True))
-    payload: Mapped[dict[str, object]] = mapped_column(JSON())
+    # The raw record, sealed (hub/crypto): department payloads carry ID and phone numbers.
+    payload_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

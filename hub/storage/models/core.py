@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.storage.base import Base, UtcDateTime, enum_type, path_type, utcnow
@@ -41,7 +41,7 @@ class GridMember(Base):
     name: Mapped[str] = mapped_column(String(64))
     post: Mapped[GridPost] = mapped_column(enum_type(GridPost))
     kind: Mapped[MemberKind] = mapped_column(enum_type(MemberKind))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed (hub/crypto)
 
 
 class Household(Base):
@@ -57,16 +57,22 @@ class Household(Base):
 
 
 class Resident(Base):
-    """A person living in one building grid, keyed by an opaque stable id."""
+    """A person living in one building grid, keyed by an opaque stable id.
+
+    The ID number and the phone are sealed (hub/crypto): readers get them opened from
+    `hub/storage/residents.py`; lookup by ID number goes through `id_number_index`, the
+    keyed blind index (unique: one resident per ID number and key).
+    """
 
     __tablename__ = "residents"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    id_number_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_index: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     name: Mapped[str] = mapped_column(String(64), index=True)
     gender: Mapped[Gender] = mapped_column(enum_type(Gender))
     birth_date: Mapped[date] = mapped_column(Date, index=True)
-    phone: Mapped[str | None] = mapped_column(String(32))
+    phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     address: Mapped[str | None] = mapped_column(String(255))
     household_id: Mapped[str | None] = mapped_column(
         ForeignKey("households.id", ondelete="SET NULL"), index=True
@@ -77,7 +83,10 @@ class Resident(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
-        CheckConstraint("length(id_number) = 18", name="id_number_length"),
+        # What the database can still check of sealed values: their shape. A sealed ID number
+        # is 52 bytes (header 6, nonce 12, 18 characters, tag 16); its blind index 16.
+        CheckConstraint("length(id_number_encrypted) = 52", name="id_number_sealed_length"),
+        CheckConstraint("length(id_number_index) = 16", name="id_number_index_length"),
         # Lists are served in (grid path, id) order: one range walk of this index per page.
         Index("ix_residents_grid_path_id", "grid_path", "id"),
     )

@@ -1,4 +1,4 @@
-"""OAuth 2.0: registered clients, revoked tokens and used client assertions."""
+"""OAuth 2.0: registered clients, revoked tokens, used client assertions, blocked clients."""
 
 from __future__ import annotations
 
@@ -68,3 +68,15 @@ class UsedClientAssertion(Base):
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class BlockedClient(Base):
+    """A client whose tokens are refused, named by its issuer (`hub clients block`): outside
+    issuers' clients cannot be revoked at the hub, and their ids may collide with ours."""
+
+    __tablename__ = "blocked_clients"
+
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(255))
+    blocked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

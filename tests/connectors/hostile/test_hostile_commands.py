@@ -27,9 +27,9 @@ from hub.storage.models import (
     Resident,
     Vaccination,
 )
-from hub.storage.session import create_engine, create_sessionmaker
+from hub.storage.session import create_sessionmaker
 from hub.sync import sync_source
-from tests.conftest import World
+from tests.conftest import World, open_engine
 from tests.connectors.hostile.support import BUILDING, bounded
 from tests.connectors.support import id_number, police_record, police_source
 
@@ -79,7 +79,7 @@ def exports(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HUB_CONNECTORS", str(tmp_path / "connectors.toml"))
 
     async def seed() -> None:
-        engine = create_engine(database_url)
+        engine = open_engine(database_url)
         await World(create_sessionmaker(engine)).tree()
         people = [police_record(n, grid=BUILDING) for n in range(PEOPLE)]
         await sync_source(engine, police_source(people))
@@ -100,7 +100,7 @@ def hub(*args: str) -> Any:
 
 def counts(database_url: str) -> dict[str, int]:
     async def count() -> dict[str, int]:
-        engine = create_engine(database_url)
+        engine = open_engine(database_url)
         found = {}
         async with create_sessionmaker(engine)() as session:
             for model in (Vaccination, QuarantinedRecord, ConnectorState, ConnectorRun, Resident):

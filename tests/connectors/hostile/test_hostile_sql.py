@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from connectors.base import Source
 from connectors.registry import build_source
 from hub.storage.models import RunStatus
-from tests.conftest import World
+from tests.conftest import World, quarantine_rows
 from tests.connectors.hostile.support import bounded, residents, run
 from tests.connectors.support import BASE_TIME, connectors_config, id_number
 
@@ -213,9 +213,8 @@ async def test_a_list_where_text_is_expected_is_quarantined_not_stored_as_its_re
     assert done.summary.status is SUCCEEDED
     assert done.quarantined == {"1": "SCHEMA_ERROR", "2": "SCHEMA_ERROR", "3": "SCHEMA_ERROR"}
     assert done.written == []
-    async with engine.connect() as connection:
-        rows = await connection.execute(text("SELECT message, payload FROM quarantine"))
-        stored = {str(payload["id"]): (message, payload) for message, payload in rows}
+    rows = await quarantine_rows(engine)  # the payload is sealed at rest; opened here
+    stored = {str(row.payload["id"]): (row.message, row.payload) for row in rows}
     assert "expected a single value, got a list" in stored["3"][0]
     assert stored["3"][1]["tags"] == ["乙肝", "疫苗"]  # the payload keeps the list as JSON
     assert done.cursor is not None

@@ -28,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.auth.caller import Caller
 from hub.auth.policy import RowScope, load_policy
 from hub.clock import local_today
+from hub.crypto.store import field_keys
 from hub.request_headers import Purpose
-from hub.storage.models import GridMember, Household, ResidentTagRow
+from hub.storage.models import Household, ResidentTagRow
 from hub.storage.session import RequestDatabase
 from hub.vocabulary import GridPost, MemberKind, ResidentTag
 from schema.build import build_schema
@@ -85,13 +86,13 @@ async def seeded(world: World) -> Seeded:
     await world.add(
         ResidentTagRow(resident_id=residents[0].id, tag=ResidentTag.ELDERLY_ALONE),
         ResidentTagRow(resident_id=residents[0].id, tag=ResidentTag.VETERAN),
-        GridMember(
-            grid_code="410105001001001",
-            name="王网格",
-            post=GridPost.GRID_CHIEF,
-            kind=MemberKind.COMMUNITY_WORKER,
-            phone="13900000001",
-        ),
+    )
+    await world.member(
+        grids["410105001001001"],
+        name="王网格",
+        post=GridPost.GRID_CHIEF,
+        kind=MemberKind.COMMUNITY_WORKER,
+        phone="13900000001",
     )
     return Seeded(
         [r.id for r in residents],
@@ -200,6 +201,7 @@ async def execute(
         caller=caller,
         today=local_today(),
         request_purpose=Purpose(purpose=purpose),
+        fields=await field_keys(engine).ring(),
     )
     try:
         result = await schema.execute(
