@@ -53,15 +53,23 @@ def tree(live_hub: LiveHub) -> Tree:
     """The seeded street and one of its buildings, and a sibling street added beside it (the
     small seed has one street) with a community and a building of its own."""
     headers = live_hub.caller_headers("admin")
-    query = "{ grids(level: STREET) { code children { code children { code } } } }"
-    street = live_hub.graphql(query, headers=headers)["data"]["grids"][0]
-    community = street["children"][0]
+    # One level at a time: a whole street's tree in one query costs more than the default bound.
+    codes = "query($parent: ID) { grids(level: %s, parent: $parent) { code } }"
+
+    def first_code(level: str, parent: str | None = None) -> str:
+        answer = live_hub.graphql(codes % level, {"parent": parent}, headers=headers)
+        assert answer.get("data"), answer
+        return str(answer["data"]["grids"][0]["code"])
+
+    street = first_code("STREET")
+    community = first_code("COMMUNITY", street)
+    building = first_code("BUILDING", community)
     sibling = asyncio.run(_add_street(live_hub.database_url, live_hub.district_code))
     return Tree(
-        street=street["code"],
+        street=street,
         sibling_street=sibling[0],
-        community=community["code"],
-        building=community["children"][0]["code"],
+        community=community,
+        building=building,
         sibling_building=sibling[-1],
     )
 
