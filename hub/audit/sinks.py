@@ -30,7 +30,8 @@ class BatchSink(Protocol):
 
 def _run(connection: Connection, statements: list[Statement]) -> None:
     if connection.dialect.name == "postgresql" and _single(statements):
-        _run_alone(connection, statements[0][0])
+        statement, parameters = statements[0]
+        _run_alone(connection, statement, parameters)
         return
     with connection.begin():
         for statement, parameters in statements:
@@ -38,15 +39,18 @@ def _run(connection: Connection, statements: list[Statement]) -> None:
 
 
 def _single(statements: list[Statement]) -> bool:
-    return len(statements) == 1 and statements[0][1] is None
+    """One statement executed once (not an executemany)."""
+    return len(statements) == 1 and (statements[0][1] is None or len(statements[0][1]) == 1)
 
 
-def _run_alone(connection: Connection, statement: Executable) -> None:
+def _run_alone(
+    connection: Connection, statement: Executable, parameters: list[dict[str, Any]] | None
+) -> None:
     """One statement is atomic by itself: run it in autocommit, without BEGIN and COMMIT."""
     default = connection.default_isolation_level
     connection.execution_options(isolation_level="AUTOCOMMIT")
     try:
-        connection.execute(statement)
+        connection.execute(statement, parameters[0] if parameters else None)
         connection.commit()  # ends SQLAlchemy's own bookkeeping; nothing is sent
     except Exception:
         with contextlib.suppress(Exception):
