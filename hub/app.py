@@ -33,7 +33,9 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
 
     Missing production keys or a broken policy fail here, at start-up, naming the fix.
     """
-    engine = create_engine(settings.database_url, echo=settings.sql_echo)
+    engine = create_engine(
+        settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size
+    )
     policy = load_policy(settings.policy)
     auth = AuthRuntime.create(settings, engine, policy, password_hasher=password_hasher)
     authenticator = Authenticator(auth.verifier, policy, GridPaths(engine))
