@@ -69,7 +69,9 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     """
     policy = load_policy(settings.policy)
     check_roles(settings.trusted_issuers, policy.roles)  # before any key is made or read
-    engine = create_engine(settings.database_url, echo=settings.sql_echo)
+    engine = create_engine(
+        settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size
+    )
     fields = attach_field_keys(engine, settings)  # prod without HUB_FIELD_KEY stops here
     auth = AuthRuntime.create(settings, engine, policy, password_hasher=password_hasher)
     authenticator = Authenticator(auth.verifier, policy, GridPaths(engine))

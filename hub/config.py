@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # Revocations made by another process (worker, CLI) are honoured within this many seconds.
     revocation_refresh_seconds: float = Field(default=5.0, ge=0, le=300)
+    # PostgreSQL connections each worker's request pool keeps (no overflow beyond it; the
+    # audit writer has one more). Sizing: workers × (db_pool_size + 2) ≤ max_connections
+    # minus what other clients need (PostgreSQL's default 100: 2 workers at 30, 4 at 20).
+    db_pool_size: int = Field(default=30, ge=1, le=500)
     # totalCount of resident lists is kept this long (0: counted on every request).
     count_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     # Grid governance: how often each process looks for cases that just became overdue (to tell

@@ -3,6 +3,8 @@
 asyncpg is natively asynchronous, so PostgreSQL batches run on the async engine. aiosqlite
 hands every cursor call to its thread and back (some twenty hops for a batch, ~2 ms);
 a synchronous SQLite connection in one dedicated thread writes the whole batch in one hop.
+A batch of one statement (PostgreSQL's, hub/audit/batch.py) runs in autocommit: a single
+statement is atomic, so BEGIN and COMMIT would be two round trips for nothing.
 """
 
 from __future__ import annotations
@@ -27,9 +29,35 @@ class BatchSink(Protocol):
 
 
 def _run(connection: Connection, statements: list[Statement]) -> None:
+    if connection.dialect.name == "postgresql" and _single(statements):
+        statement, parameters = statements[0]
+        _run_alone(connection, statement, parameters)
+        return
     with connection.begin():
         for statement, parameters in statements:
             connection.execute(statement, parameters)
+
+
+def _single(statements: list[Statement]) -> bool:
+    """One statement executed once (not an executemany)."""
+    return len(statements) == 1 and (statements[0][1] is None or len(statements[0][1]) == 1)
+
+
+def _run_alone(
+    connection: Connection, statement: Executable, parameters: list[dict[str, Any]] | None
+) -> None:
+    """One statement is atomic by itself: run it in autocommit, without BEGIN and COMMIT."""
+    default = connection.default_isolation_level
+    connection.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        connection.execute(statement, parameters[0] if parameters else None)
+        connection.commit()  # ends SQLAlchemy's own bookkeeping; nothing is sent
+    except Exception:
+        with contextlib.suppress(Exception):
+            connection.rollback()
+        raise
+    finally:
+        connection.execution_options(isolation_level=default or "READ COMMITTED")
 
 
 class AsyncSink:

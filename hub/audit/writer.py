@@ -24,14 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.audit.batch import batch_statements
 from hub.audit.partitions import PartitionKeeper
 from hub.audit.records import GENESIS_HASH, AuditRecord
 from hub.audit.sinks import Statement, sink_for
 from hub.storage.base import utcnow
-from hub.storage.models import AuditChain, AuditEvent, AuditResidentAccess
+from hub.storage.models import AuditChain
 
 Pending = tuple[AuditRecord, "asyncio.Future[None]"]
 logger = logging.getLogger("gridhub.audit")
@@ -174,16 +175,8 @@ class AuditWriter:
             head = event["hash"]
             events.append(event)
         await self._ensure_partitions(events[-1]["at"])
-        access = [
-            {"chain_id": self.chain_id, "seq": e["seq"], "resident_id": r, "at": e["at"]}
-            for e in events
-            for r in e["resident_ids"]
-        ]
-        chain = update(AuditChain).where(AuditChain.chain_id == self.chain_id)
-        statements: list[Statement] = [(insert(AuditEvent), events)]
-        if access:
-            statements.append((insert(AuditResidentAccess), access))
-        statements.append((chain.values(head_seq=seq, head_hash=head), None))
+        dialect = self.engine.dialect.name
+        statements = batch_statements(dialect, self.chain_id, events, seq=seq, head=head)
         await self._sink.write(statements)
         self._seq, self._head = seq, head
         committed = ChainHead(self.chain_id, seq, head, events[-1]["at"])

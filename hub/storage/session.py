@@ -30,8 +30,18 @@ def enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine, with the per-backend settings GridHub relies on."""
+def create_engine(
+    database_url: str, *, echo: bool = False, pool_size: int | None = None
+) -> AsyncEngine:
+    """Create the async engine, with the per-backend settings GridHub relies on.
+
+    On PostgreSQL, given `pool_size` (the server's, HUB_DB_POOL_SIZE), the pool keeps up to
+    that many connections and opens none beyond them:
+    an overflow connection would be closed on its return while requests keep coming, so a
+    busy worker would reconnect (TLS, type introspection, statement preparation) again and
+    again; requests past the pool wait for a connection instead. Without it (commands),
+    10 kept and 20 more opened when needed.
+    """
     url = make_url(database_url)
     kwargs: dict[str, Any] = {"echo": echo}
     if url.get_backend_name() == "sqlite":
@@ -45,7 +55,10 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     # No pre-ping: it costs a round trip per checkout. A connection the server dropped fails
     # its first statement; SQLAlchemy then invalidates the pool, so one request per worker
     # sees the outage end, not every request. Connections are recycled hourly regardless.
-    kwargs.update(pool_size=10, max_overflow=20, pool_recycle=3600)
+    if pool_size is None:
+        kwargs.update(pool_size=10, max_overflow=20, pool_recycle=3600)
+    else:
+        kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=3600)
     return create_async_engine(url, **kwargs)
 
 

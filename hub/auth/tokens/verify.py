@@ -7,7 +7,9 @@ algorithms outside an explicit asymmetric allow-list (never `none` nor HS*, RFC 
 keys not found by `kid` in the issuer's own key set; bad signatures; a wrong issuer or audience
 (RFC 9068 §4 items 3-4); exp/nbf/iat outside the configured leeway; missing claims; revoked
 tokens (jti in `revoked_tokens`) and tokens of revoked clients. The first three and the
-signature are `jws.py`'s work; the claims are checked here.
+signature are `jws.py`'s work; the claims are checked here. A local token verified once is
+remembered by its exact text until it expires (`verified.py`); revocation is checked on
+every request all the same.
 
 Tokens of `settings.trusted_issuers` (hub/auth/issuers.py) are verified against that issuer's
 JWKS (`jwks.py`). Their role names come from `roles_claim` (a dotted path, list or
@@ -45,6 +47,7 @@ from hub.auth.tokens.claims import AccessClaims, TokenError
 from hub.auth.tokens.jwks import RemoteKeySet
 from hub.auth.tokens.jws import check_header, parse, verify_signature
 from hub.auth.tokens.revocation import RevocationList
+from hub.auth.tokens.verified import VerifiedTokens
 from hub.config import Settings
 
 # RFC 9068 §2.2: required claims of a JWT access token.
@@ -72,6 +75,7 @@ class TokenVerifier:
             engine, refresh_seconds=settings.revocation_refresh_seconds
         )
         check_roles(settings.trusted_issuers, policy.roles)
+        self.verified = VerifiedTokens(leeway_seconds=settings.token_leeway_seconds)
         self._remote = {
             trusted.issuer: RemoteKeySet(trusted, timeout_seconds=jwks_timeout_seconds)
             for trusted in settings.trusted_issuers
@@ -79,6 +83,24 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> AccessClaims:
         """The claims of a valid token; `TokenError` for anything else."""
+        access = self._remembered(token)
+        if access is None:
+            access = await self._verify(token)
+        await self._check_not_revoked(access, local=access.issuer == self._settings.issuer)
+        return access
+
+    def _remembered(self, token: str) -> AccessClaims | None:
+        """A local token verified before, its key unchanged and not yet expired (verified.py)."""
+        entry = self.verified.get(token)
+        if entry is None:
+            return None
+        signing_key = self._keystore.verification_key(entry.kid)
+        if signing_key is None or signing_key.key is not entry.key:
+            self.verified.forget(token)
+            return None
+        return entry.claims
+
+    async def _verify(self, token: str) -> AccessClaims:
         parsed = parse(token)
         issuer = parsed.claims.get("iss")
         local = issuer == self._settings.issuer
@@ -90,9 +112,9 @@ class TokenVerifier:
         claims = await self._signed_claims(token, key, algorithm, kid, remote)
         if remote is None:
             access = self._local_claims(claims)
+            self.verified.remember(token, access, kid=kid, key=key)
         else:
             access = self._external_claims(claims, remote.trusted, token)
-        await self._check_not_revoked(access, local=local)
         return access
 
     async def _key(self, kid: str, remote: RemoteKeySet | None) -> Key:

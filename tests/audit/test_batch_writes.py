@@ -1,0 +1,102 @@
+"""A batch of events is written in as few statements as the database allows, index rows included."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.audit.records import AuditRecord, Outcome
+from hub.audit.verify import verify_all
+from hub.audit.writer import AuditWriter
+from hub.storage.base import utcnow
+from hub.storage.models import AuditChain, AuditResidentAccess
+
+
+def record(number: int, residents: list[str]) -> AuditRecord:
+    return AuditRecord(
+        at=utcnow(),
+        request_id=f"request-{number}",
+        endpoint="graphql",
+        outcome=Outcome.OK,
+        duration_us=10,
+        resident_ids=residents,
+        fields=["Resident.name"],
+    )
+
+
+@contextmanager
+def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The first word of every statement the engine's connections run, and whether the
+    driver ran it in autocommit (asyncpg then opens no transaction: no BEGIN, no COMMIT)."""
+    seen: list[str] = []
+
+    def on_execute(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        driver = connection.connection.dbapi_connection
+        mode = "autocommit" if getattr(driver, "autocommit", False) else "transaction"
+        seen.append(f"{statement.split()[0].upper()} {mode}")
+
+    sync = engine.sync_engine
+    event.listen(sync, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(sync, "before_cursor_execute", on_execute)
+
+
+async def index_rows(engine: AsyncEngine, chain_id: str) -> set[tuple[int, str]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(AuditResidentAccess.seq, AuditResidentAccess.resident_id).where(
+                AuditResidentAccess.chain_id == chain_id
+            )
+        )
+        return {(row.seq, row.resident_id) for row in rows}
+
+
+async def test_a_batch_writes_every_event_and_one_index_row_per_resident_returned(
+    engine: AsyncEngine,
+) -> None:
+    writer = AuditWriter(engine)
+    pages = [[f"r-{page}-{n}" for n in range(page * 40)] for page in range(4)]  # 0, 40, 80, 120
+    try:
+        await writer.append(record(0, ["first"]))  # starts the chain
+        await asyncio.gather(*(writer.append(record(n + 1, ids)) for n, ids in enumerate(pages)))
+    finally:
+        await writer.stop()
+
+    expected = {(1, "first")} | {
+        (seq, resident) for seq, ids in enumerate(pages, start=2) for resident in ids
+    }
+    assert await index_rows(engine, writer.chain_id) == expected
+    async with engine.connect() as connection:
+        head = await connection.scalar(
+            select(AuditChain.head_seq).where(AuditChain.chain_id == writer.chain_id)
+        )
+    assert head == 5
+    [report] = await verify_all(engine)
+    assert report.ok, report.problems
+    assert report.events == 5
+
+
+async def test_on_postgresql_a_batch_of_pages_is_one_statement_without_begin_or_commit(
+    engine: AsyncEngine, is_postgres: bool
+) -> None:
+    writer = AuditWriter(engine)
+    try:
+        await writer.append(record(0, []))  # the chain and its partitions are written first
+        with statements_run(engine) as seen:
+            await asyncio.gather(
+                writer.append(record(1, [f"a-{n}" for n in range(100)])),
+                writer.append(record(2, [f"b-{n}" for n in range(100)])),
+            )
+    finally:
+        await writer.stop()
+
+    assert len(await index_rows(engine, writer.chain_id)) == 200
+    if is_postgres:  # one batch, or two if the second request came late: never BEGIN/COMMIT
+        assert seen in (["WITH autocommit"], ["WITH autocommit"] * 2)
