@@ -68,7 +68,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
     def get_client_id(self) -> str:
         return self.client_id
 
-    def get_default_redirect_uri(self) -> None:
+    def get_default_redirect_uri(self) -> str | None:
         return None
 
     def get_allowed_scope(self, scope: str) -> str:

@@ -50,6 +50,7 @@ from hub.storage.models.records import (
     SourceRecord,
     Vaccination,
 )
+from hub.storage.models.staff import AuthorizationCode, StaffSession, StaffUser
 
 __all__ = [
     "CLIENT_AUTH_METHODS",
@@ -60,6 +61,7 @@ __all__ = [
     "AuditChain",
     "AuditEvent",
     "AuditResidentAccess",
+    "AuthorizationCode",
     "Case",
     "CaseAssignment",
     "CaseHousehold",
@@ -91,6 +93,8 @@ __all__ = [
     "RunStatus",
     "SchoolEnrollment",
     "SourceRecord",
+    "StaffSession",
+    "StaffUser",
     "UsedClientAssertion",
     "Vaccination",
     "Visit",
