@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
@@ -49,6 +50,8 @@ class HubGraphQL(GraphQL[Context, None]):
         engine: AsyncEngine,
         endpoint: str,
         authenticator: Authenticator,
+        connectors: Any = None,
+        ide_html: str | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -61,6 +64,14 @@ class HubGraphQL(GraphQL[Context, None]):
         self.endpoint = endpoint
         self.authenticator = authenticator
         self.counts = CountCache(settings.count_cache_seconds)
+        self.connectors = connectors
+        self.ide_html = ide_html
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """The hub's own GraphiQL page (vendored assets, no CDN) when given one."""
+        if self.ide_html is None:
+            return await super().render_graphql_ide(request)
+        return HTMLResponse(self.ide_html, headers={"Cache-Control": "no-store"})
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -84,6 +95,7 @@ class HubGraphQL(GraphQL[Context, None]):
             request=info,
             max_page_size=self.settings.max_page_size,
             counts=self.counts,
+            connectors=self.connectors,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -109,8 +121,11 @@ def graphql_routes(
     *,
     authenticator: Authenticator,
     trail: AuditTrail | None,
-) -> list[BaseRoute]:
-    """`/graphql` (the unified schema) and one route per federation subgraph."""
+    connectors: Any = None,
+    ide_html: str | None = None,
+) -> GraphQLArea:
+    """`/graphql` (the unified schema) and one route per federation subgraph; `unified` is
+    the `/graphql` app itself, which the consoles call in process."""
     production = not settings.is_dev
 
     def endpoint(name: str) -> ASGIApp:
@@ -123,6 +138,8 @@ def graphql_routes(
             engine=engine,
             endpoint=endpoint_name,
             authenticator=authenticator,
+            connectors=connectors,
+            ide_html=ide_html if name == UNIFIED else None,
         )
         return RequireBearerToken(
             app,
@@ -131,14 +148,22 @@ def graphql_routes(
             endpoint=endpoint_name,
         )
 
-    return [
-        Route("/graphql", endpoint(UNIFIED), methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", endpoint(UNIFIED)),
+    unified = endpoint(UNIFIED)
+    routes: list[BaseRoute] = [
+        Route("/graphql", unified, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", unified),
         *(
             Route(f"/subgraphs/{name}/graphql", endpoint(name), methods=["GET", "POST"])
             for name in SUBGRAPHS
         ),
     ]
+    return GraphQLArea(routes=routes, unified=unified)
+
+
+@dataclass(frozen=True)
+class GraphQLArea:
+    routes: list[BaseRoute]
+    unified: ASGIApp
 
 
 def _audit_extension(trail: AuditTrail) -> Callable[[], SchemaExtension]:

@@ -21,6 +21,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
 from schema.access import AccessRules
+from schema.admin import AdminMutation, AdminQuery
 from schema.audit import AuditQuery
 from schema.context import Info
 from schema.department import DepartmentSchema
@@ -35,7 +36,8 @@ from schema.query import CoreQuery
 from schema.resident import RESIDENTS, Resident
 
 # The root query: one line per domain that contributes root fields.
-Query = merge_types("Query", (CoreQuery, AuditQuery))
+Query = merge_types("Query", (CoreQuery, AuditQuery, AdminQuery))
+Mutation = merge_types("Mutation", (AdminMutation,))
 
 UNIFIED = "unified"
 CORE = "core"
@@ -134,9 +136,9 @@ def build_schema(
 
 def _schema(name: str, options: dict[str, Any]) -> HubSchema:
     if name == UNIFIED:
-        return HubSchema(query=Query, types=[Resident], **options)
+        return HubSchema(query=Query, mutation=Mutation, types=[Resident], **options)
     if name == CORE:
-        return CoreSchema(query=Query, types=[Resident], **options)
+        return CoreSchema(query=Query, mutation=Mutation, types=[Resident], **options)
     for department in DEPARTMENTS:
         if department.name == name:
             return HubSchema(types=[_department_resident(department)], **options)

@@ -43,6 +43,7 @@ class Context:
     ledger: AccessLedger = field(default_factory=AccessLedger)
     counts: CountCache = field(default_factory=lambda: CountCache(0))  # 0: count every time
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
+    connectors: Any = None  # the connectors config (HUB_CONNECTORS), for admin mutations
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
     @property
