@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
 
     # People at the consoles (staff accounts, `hub users`)
-    session_idle_seconds: int = Field(default=1800, ge=10, le=86_400)  # unused this long: ended
+    session_idle_seconds: int = Field(default=1800, ge=1, le=86_400)  # unused this long: ended
     session_max_seconds: int = Field(default=43_200, ge=60, le=7 * 86_400)  # whatever the use
     login_max_failures: int = Field(default=5, ge=1, le=100)  # wrong passwords in a row …
     login_lockout_seconds: int = Field(default=900, ge=1, le=86_400)  # … lock the account this long

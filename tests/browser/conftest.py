@@ -1,0 +1,224 @@
+"""Browser fixtures: the hub over HTTP with staff accounts, and Debian's chromium under Playwright.
+
+`console_hub` (session): a seeded district (`hub seed`, 60 residents) served by `hub serve`
+(tests/e2e's `run_hub`), with one staff account per console role made by `hub users add`.
+`browser` (session): Playwright for Python driving /usr/bin/chromium (`apt-get install
+chromium`; Playwright's own browser download is not used), with the flags that keep Chromium
+from calling home. Without Playwright or chromium the tests are skipped, loudly;
+`HUB_REQUIRE_BROWSER=1` (CI) turns that skip into a failure.
+
+Screenshots go to `HUB_SCREENSHOTS_DIR` when it is set (`make screenshots` writes
+docs/screenshots/), else to the session's temporary directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hub.identity import make_id_number
+from hub.storage.models import Grid, Resident
+from hub.storage.session import create_engine
+from hub.vocabulary import Gender, GridLevel
+from tests.e2e.conftest import LiveHub, district_code, e2e_database, run_hub, seed_database
+
+CHROMIUM = Path(os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium"))
+REQUIRE_BROWSER = os.environ.get("HUB_REQUIRE_BROWSER") == "1"
+# Chromium's own traffic (updates, safe browsing, metrics, sync) stays off the closed network.
+QUIET_FLAGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--disable-sync",
+    "--disable-client-side-phishing-detection",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
+    "--metrics-recording-only",
+    "--no-first-run",
+    "--no-pings",
+    "--no-default-browser-check",
+]
+PASSWORD = "correct-horse-battery"
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    role: str
+    grid: str | None
+    password: str = PASSWORD
+
+
+@dataclass(frozen=True)
+class ConsoleHub:
+    """The served hub, its staff accounts, and residents inside and outside the clerk's street."""
+
+    hub: LiveHub
+    people: dict[str, Person]
+    street: str
+    own_resident: dict[str, Any]
+    other_resident: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        return self.hub.url
+
+
+def _skip_or_fail(reason: str) -> None:
+    if REQUIRE_BROWSER:
+        pytest.fail(f"browser tests required (HUB_REQUIRE_BROWSER=1) but {reason}", pytrace=False)
+    pytest.skip(f"BROWSER TESTS SKIPPED: {reason}")
+
+
+@pytest.fixture(scope="session")
+def playwright_api() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _skip_or_fail("Playwright is not installed (pip install -e '.[browser]')")
+    if not CHROMIUM.exists():
+        _skip_or_fail(f"{CHROMIUM} not found (apt-get install -y chromium)")
+    with sync_playwright() as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_api: Any) -> Iterator[Any]:
+    flags = [*QUIET_FLAGS, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
+    browser = playwright_api.chromium.launch(executable_path=str(CHROMIUM), args=flags)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def context(browser: Any, console_hub: ConsoleHub) -> Iterator[Any]:
+    """A fresh browser profile (no cookies) whose requests outside the hub are refused."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    context.outside_requests = []  # type: ignore[attr-defined]
+
+    def route(route: Any) -> None:
+        if route.request.url.startswith(console_hub.url):
+            route.continue_()
+        else:
+            context.outside_requests.append(route.request.url)  # type: ignore[attr-defined]
+            route.abort("blockedbyclient")
+
+    context.route("**/*", route)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chosen = os.environ.get("HUB_SCREENSHOTS_DIR")
+    directory = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+async def _residents(database_url: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The seeded street, one resident in it, and one resident of a second street added here
+    (the small seed has one street)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            street = (
+                await connection.execute(select(Grid).where(Grid.level == GridLevel.STREET))
+            ).first()
+            assert street is not None
+            own = (
+                await connection.execute(
+                    select(Resident.id, Resident.name, Resident.id_number)
+                    .where(Resident.grid_path.startswith(street.path))
+                    .order_by(Resident.id)
+                    .limit(1)
+                )
+            ).one()
+            other = await _second_street(connection, street)
+    finally:
+        await engine.dispose()
+    own_row = {"id": own.id, "name": own.name, "id_number": own.id_number}
+    return street.code, own_row, other
+
+
+async def _second_street(connection: Any, street: Any) -> dict[str, Any]:
+    district = street.parent_code
+    codes = [district + "900", district + "900001", district + "900001001"]
+    levels = [GridLevel.STREET, GridLevel.COMMUNITY, GridLevel.BUILDING]
+    parent, path = district, f"{district}/"
+    for code, level in zip(codes, levels, strict=True):
+        path += f"{code}/"
+        values = {"code": code, "name": f"第二街道{level.value}", "level": level,
+                  "parent_code": parent, "path": path}  # fmt: skip
+        await connection.execute(Grid.__table__.insert().values(**values))
+        parent = code
+    birth = date(1975, 5, 17)
+    resident = {
+        "id": "r-other-street", "id_number": make_id_number(region=district, birth_date=birth, sequence=321),
+        "name": "外街居民", "gender": Gender.MALE, "birth_date": birth, "phone": "13900009999",
+        "address": "第二街道1号", "grid_code": codes[-1], "grid_path": path,
+    }  # fmt: skip
+    await connection.execute(Resident.__table__.insert().values(**resident))
+    return {"id": resident["id"], "name": resident["name"], "id_number": resident["id_number"]}
+
+
+def _add_people(hub: LiveHub, street: str, directory: Path) -> dict[str, Person]:
+    password_file = directory / "password"
+    password_file.write_text(PASSWORD + "\n", encoding="utf-8")
+    password_file.chmod(0o600)
+    people = {
+        "clerk": Person(f"clerk.{secrets.token_hex(2)}", "service_center_clerk", street),
+        "worker": Person(f"worker.{secrets.token_hex(2)}", "grid_worker", street),
+        "auditor": Person(f"auditor.{secrets.token_hex(2)}", "auditor", None),
+        "admin": Person(f"admin.{secrets.token_hex(2)}", "admin", None),
+    }
+    for person in people.values():
+        args = ["users", "add", person.name, "--role", person.role]
+        args += ["--password-file", str(password_file)]
+        if person.grid:
+            args += ["--grid", person.grid]
+        hub.hub(*args)
+    return people
+
+
+@pytest.fixture(scope="session")
+def console_hub(tmp_path_factory: pytest.TempPathFactory, playwright_api: Any) -> Iterator[ConsoleHub]:
+    directory = tmp_path_factory.mktemp("console_hub")
+    with e2e_database(directory) as database_url:
+        seed_database(database_url, directory / "var")
+        # Playwright's sync API keeps an event loop on this thread: asyncio work goes elsewhere.
+        with ThreadPoolExecutor(1) as worker:
+            district = worker.submit(district_code, database_url).result()
+            street, own, other = worker.submit(asyncio.run, _residents(database_url)).result()
+        with run_hub(database_url, directory, district=district) as hub:
+            people = _add_people(hub, street, directory)
+            yield ConsoleHub(hub, people, street, own, other)
+
+
+def sign_in(page: Any, hub: ConsoleHub, who: str, *, start: str = "/console") -> None:
+    """Through the real flow: console → /oauth/authorize → /login → back with a code."""
+    person = hub.people[who]
+    page.goto(hub.url + start)
+    page.wait_for_url("**/login?**")
+    page.fill("input[name=username]", person.name)
+    page.fill("input[name=password]", person.password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/**")
+
+
+def shoot(page: Any, directory: Path, name: str) -> Path:
+    path = directory / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
