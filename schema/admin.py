@@ -5,6 +5,7 @@ reason and key, never its payload.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ ADMIN = [["admin"]]
 class ConnectorStream:
     connector: str
     stream: str
-    cursor: str | None
+    cursor: str | None = strawberry.field(description="The stream's cursor (JSON for files).")
     cursor_updated_at: datetime | None
     last_run_status: str | None
     last_run_started_at: datetime | None
@@ -44,7 +45,7 @@ class ConnectorStream:
         return cls(
             connector=row["connector"],
             stream=row["stream"],
-            cursor=row["cursor"],
+            cursor=_text(row["cursor"]),
             cursor_updated_at=_time(row["cursor_updated_at"]),
             last_run_status=run.get("status"),
             last_run_started_at=_time(run.get("started_at")),
@@ -198,6 +199,13 @@ class AdminMutation:
             remaining=summary.remaining,
             skipped_streams=list(summary.skipped_streams),
         )
+
+
+def _text(value: Any) -> str | None:
+    """A cursor as stored (a string, or a file connector's JSON object) shown as text."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _time(value: str | None) -> datetime | None:

@@ -123,7 +123,8 @@ def client_prefix(port: int) -> str:
 
 
 async def _busiest_building(session: AsyncSession) -> tuple[str, str]:
-    """The building grid with most residents, and its street: the demo's grid-scoped roles."""
+    """The community of the building grid with most residents, and its street: the demo's
+    grid-scoped roles (a grid worker acting for the community, a clerk for the street)."""
     count = func.count(Resident.id)
     code = (
         await session.execute(
@@ -131,12 +132,12 @@ async def _busiest_building(session: AsyncSession) -> tuple[str, str]:
         )
     ).scalar_one()
     path = (await session.execute(select(Grid.path).where(Grid.code == code))).scalar_one()
-    street = (
-        await session.execute(
-            select(Grid.code).where(Grid.level == GridLevel.STREET, Grid.code.in_(path.split("/")))
-        )
-    ).scalar_one()
-    return code, street
+    levels = dict(
+        (await session.execute(select(Grid.level, Grid.code).where(Grid.code.in_(path.split("/")))))
+        .tuples()
+        .all()
+    )
+    return levels[GridLevel.COMMUNITY], levels[GridLevel.STREET]
 
 
 def _grid_of(role: str, policy: Policy, building: str, street: str) -> str | None:

@@ -17,9 +17,9 @@ import asyncio
 import os
 import secrets
 from collections.abc import Iterator
-from datetime import date
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +192,9 @@ def _add_people(hub: LiveHub, street: str, directory: Path) -> dict[str, Person]
 
 
 @pytest.fixture(scope="session")
-def console_hub(tmp_path_factory: pytest.TempPathFactory, playwright_api: Any) -> Iterator[ConsoleHub]:
+def console_hub(
+    tmp_path_factory: pytest.TempPathFactory, playwright_api: Any
+) -> Iterator[ConsoleHub]:
     directory = tmp_path_factory.mktemp("console_hub")
     with e2e_database(directory) as database_url:
         seed_database(database_url, directory / "var")
@@ -220,5 +222,3 @@ def shoot(page: Any, directory: Path, name: str) -> Path:
     path = directory / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
