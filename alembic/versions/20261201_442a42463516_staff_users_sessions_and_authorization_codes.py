@@ -1,7 +1,7 @@
 """Staff accounts, their sign-in sessions and authorization codes (consoles: code + PKCE).
 
 Revision ID: 442a42463516
-Revises: 2e8daf16e31d
+Revises: ed411f06da84
 Create Date: 2026-12-01 04:51:30.332053+00:00
 """
 
@@ -13,7 +13,7 @@ import hub.storage.base
 from alembic import op
 
 revision: str = "442a42463516"
-down_revision: str | None = "2e8daf16e31d"
+down_revision: str | None = "ed411f06da84"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,10 @@
 """Audit records and their hash chain: each event hashes its canonical form and its predecessor.
 
 The canonical form is the event's columns (all but `id` and `hash`) as sorted-key,
-compact, UTF-8 JSON; timestamps are ISO 8601 in UTC with microseconds.
+compact, UTF-8 JSON; timestamps are ISO 8601 in UTC with microseconds. Columns added after
+the first release (`ADDED_COLUMNS`) enter the canonical form only when they differ from
+their default, so events written before they existed keep verifying, and a changed value
+(default or not) still changes the hash.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class AuditRecord:
     fields: list[str] = dataclasses.field(default_factory=list)
     denied_paths: list[str] = dataclasses.field(default_factory=list)
     error_codes: list[str] = dataclasses.field(default_factory=list)
+    issuer: str | None = None  # the token's `iss`: the hub's own or a trusted external issuer
+    request_count: int = 1  # refusals aggregated into this event (floods: hub/audit/floods.py)
 
     def chained(self, *, chain_id: str, seq: int, prev_hash: str) -> dict[str, Any]:
         """The event's column values, linked to its predecessor and sealed with its hash."""
@@ -66,8 +71,10 @@ class AuditRecord:
 
 
 RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(AuditRecord))
+# Added after events already existed: hashed only when not at their default (see above).
+ADDED_COLUMNS: dict[str, Any] = {"issuer": None, "request_count": 1}
 HASHED_COLUMNS = (
-    *RECORD_FIELDS,
+    *(name for name in RECORD_FIELDS if name not in ADDED_COLUMNS),
     "chain_id",
     "seq",
     "prev_hash",
@@ -83,6 +90,10 @@ def _encode(value: Any) -> Any:
 def canonical(values: Mapping[str, Any]) -> bytes:
     """Sorted-key UTF-8 JSON of the hashed columns only (extra keys such as `id` are ignored)."""
     document = {name: values[name] for name in HASHED_COLUMNS}
+    for name, default in ADDED_COLUMNS.items():
+        value = values.get(name, default)
+        if value != default:
+            document[name] = value
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z, default=_encode)
 
 

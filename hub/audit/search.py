@@ -1,4 +1,10 @@
-"""Queries over the audit trail for auditors: filtered event pages and per-resident reports."""
+"""Queries over the audit trail for auditors: filtered event pages and per-resident reports.
+
+An auditor may start from an ID or mobile number: the trail holds it only as a keyed hash
+(hub/audit/redaction.py), so the filter carries that hash (`number_token`) and finds the
+events whose variables or headers held the number, together with the events that returned
+the resident it belongs to (`number_resident_id`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, String, cast, exists, func, select
+from sqlalchemy import ColumnElement, Row, String, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.storage.models import AuditEvent, AuditResidentAccess
@@ -25,6 +31,19 @@ class EventFilter:
     field: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    issuer: str | None = None
+    number_token: str | None = None  # the keyed hash of an ID or mobile number
+    number_resident_id: str | None = None  # the resident holding that number, if any
+
+
+# Where a redacted number may stand in an event: variables and the free-text headers.
+_TEXT_COLUMNS = (
+    AuditEvent.purpose,
+    AuditEvent.end_user,
+    AuditEvent.case_ref,
+    AuditEvent.request_id,
+    AuditEvent.subject,
+)
 
 
 def _like_literal(text: str) -> str:
@@ -38,16 +57,14 @@ def _conditions(criteria: EventFilter) -> list[ColumnElement[bool]]:
         (AuditEvent.subject, criteria.subject),
         (AuditEvent.outcome, criteria.outcome),
         (AuditEvent.operation_name, criteria.operation_name),
+        (AuditEvent.issuer, criteria.issuer),
     ):
         if value is not None:
             conditions.append(column == value)
     if criteria.resident_id is not None:
-        accessed = (
-            (AuditResidentAccess.chain_id == AuditEvent.chain_id)
-            & (AuditResidentAccess.seq == AuditEvent.seq)
-            & (AuditResidentAccess.resident_id == criteria.resident_id)
-        )
-        conditions.append(exists().where(accessed))
+        conditions.append(_returned(criteria.resident_id))
+    if criteria.number_token is not None:
+        conditions.append(_mentions(criteria.number_token, criteria.number_resident_id))
     if criteria.field is not None:
         pattern = f'%"{_like_literal(criteria.field)}"%'
         conditions.append(cast(AuditEvent.fields, String).like(pattern, escape="\\"))
@@ -56,6 +73,27 @@ def _conditions(criteria: EventFilter) -> list[ColumnElement[bool]]:
     if criteria.end is not None:
         conditions.append(AuditEvent.at < criteria.end)
     return conditions
+
+
+def _returned(resident_id: str) -> ColumnElement[bool]:
+    accessed = (
+        (AuditResidentAccess.chain_id == AuditEvent.chain_id)
+        & (AuditResidentAccess.seq == AuditEvent.seq)
+        & (AuditResidentAccess.resident_id == resident_id)
+    )
+    return exists().where(accessed)
+
+
+def _mentions(token: str, resident_id: str | None) -> ColumnElement[bool]:
+    """Events that held the number (as its keyed hash) or returned its resident."""
+    pattern = f"%{_like_literal(token)}%"
+    found: list[ColumnElement[bool]] = [
+        cast(AuditEvent.variables, String).like(pattern, escape="\\")
+    ]
+    found += [column.like(pattern, escape="\\") for column in _TEXT_COLUMNS]
+    if resident_id is not None:
+        found.append(_returned(resident_id))
+    return or_(*found)
 
 
 async def find_events(

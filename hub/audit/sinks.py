@@ -33,22 +33,27 @@ def _run(connection: Connection, statements: list[Statement]) -> None:
 
 
 class AsyncSink:
-    """A connection of its own: no pool checkout per batch, none taken from requests."""
+    """A connection of its own: no pool checkout per batch, none taken from requests.
+
+    Batches and checkpoints take turns on it (a connection runs one transaction at a time).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._turn = asyncio.Lock()
 
     async def write(self, statements: list[Statement]) -> None:
-        if self._connection is None:
-            self._connection = await self._engine.connect()
-        try:
-            await self._connection.run_sync(_run, statements)
-        except Exception:
-            with contextlib.suppress(Exception):
-                await self._connection.invalidate()
-            self._connection = None
-            raise
+        async with self._turn:
+            if self._connection is None:
+                self._connection = await self._engine.connect()
+            try:
+                await self._connection.run_sync(_run, statements)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await self._connection.invalidate()
+                self._connection = None
+                raise
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -65,6 +70,7 @@ class ThreadSink:
         event.listen(self._engine, "connect", enable_sqlite_pragmas)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite")
         self._connection: Connection | None = None
+        self._closed = False
 
     def _write(self, statements: list[Statement]) -> None:
         if self._connection is None:
@@ -86,6 +92,9 @@ class ThreadSink:
         self._engine.dispose()
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
 

@@ -28,6 +28,7 @@ class Caller:
     grid_code: str | None = None
     grid_path: str | None = None
     expires_at: datetime | None = None
+    issuer: str | None = None  # the verified token's `iss` (the hub's, or a trusted issuer's)
 
 
 # A grid path no grid has: confines a caller whose grid is unknown to nobody.
@@ -70,4 +71,5 @@ async def caller_from_claims(
         grid_code=claims.grid,
         grid_path=grid_path,
         expires_at=claims.expires_at,
+        issuer=claims.issuer,
     )

@@ -57,7 +57,9 @@ class LazyGroup(TyperGroup):
             from hub.cli.database import check
 
             words = [a for a in args if not a.startswith("-")]
-            check((words[0], words[1] if len(words) > 1 else ""), verbose=_verbose(ctx))
+            options = frozenset(a.split("=", 1)[0] for a in args if a.startswith("--"))
+            pair = (words[0], words[1] if len(words) > 1 else "")
+            check(pair, verbose=_verbose(ctx), options=options)
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:

@@ -18,6 +18,8 @@ from hub.config import Settings
 
 # Commands (first word, second word) that never need the database.
 NO_DATABASE = frozenset({("schema", "export"), ("connectors", "check"), ("keys", "rotate")})
+# Commands that leave the database alone when given this option (verify an export offline).
+OFFLINE_WITH = {("audit", "verify"): "--export"}
 # Commands that only read: they must find an existing database.
 READ_ONLY = frozenset(
     {
@@ -25,6 +27,7 @@ READ_ONLY = frozenset(
         ("users", "list"),
         ("audit", "verify"),
         ("audit", "export"),
+        ("audit", "checkpoints"),
         ("connectors", "list"),
         ("connectors", "status"),
         ("quarantine", "list"),
@@ -43,10 +46,12 @@ def describe(url: URL) -> str:
     return text
 
 
-def check(words: tuple[str, str], *, verbose: bool) -> None:
+def check(words: tuple[str, str], *, verbose: bool, options: frozenset[str] = frozenset()) -> None:
     """Announce the database and refuse a read-only command on a missing SQLite file."""
     if words in NO_DATABASE or words[0] in ("serve", "demo"):
         return  # serve and demo announce their own URLs
+    if OFFLINE_WITH.get(words) in options:
+        return
     url = make_url(Settings().database_url)
     if verbose or sys.stderr.isatty():
         print(f"database: {describe(url)}", file=sys.stderr)

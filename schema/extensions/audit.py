@@ -98,6 +98,7 @@ class AuditExtension(SchemaExtension):
             fields=sorted(context.ledger.allowed_fields),
             denied_paths=context.ledger.denied_paths,
             error_codes=sorted({_code(error) for error in errors}),
+            issuer=caller.issuer,
         )
 
 

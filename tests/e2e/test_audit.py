@@ -11,12 +11,17 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
+from hub.identity import make_id_number
+from hub.storage.base import Base
 from hub.storage.models import AuditEvent
 from hub.storage.session import create_engine
 from tests.e2e.conftest import (
@@ -92,8 +97,12 @@ async def fire(
 
 
 def verify(hub: LiveHub) -> subprocess.CompletedProcess[str]:
+    """`hub audit verify`, against the checkpoints the server wrote outside the database if
+    it wrote any yet (one every 1,000 events or 60 s)."""
+    checkpoints = Path(hub.env["HUB_VAR_DIR"]) / "audit-checkpoints"
+    outside = ["--checkpoints", str(checkpoints)] if checkpoints.exists() else []
     return subprocess.run(
-        [str(HUB_BIN), "audit", "verify"],
+        [str(HUB_BIN), "audit", "verify", *outside],
         env=dict(hub.env),
         capture_output=True,
         text=True,
@@ -153,3 +162,95 @@ def test_sigkill_under_load_loses_no_answered_request_and_the_chain_still_verifi
     assert max(trail.values()) == 1
     assert verified.returncode == 0, verified.stderr + verified.stdout
     print(f"answered {len(ok)} of {len(ids)} before SIGKILL", file=sys.stderr)
+
+
+# --- personal numbers never in clear ----------------------------------------------------------
+
+# Numbers no seeded resident has (checked before the requests): ID numbers as people type
+# them (plain, spaced, full-width, legacy 15 digits) and mobile numbers in several forms.
+ID_NUMBER = make_id_number(region="410105", birth_date=date(1961, 2, 3), sequence=457)
+LEGACY = f"{ID_NUMBER[:6]}{ID_NUMBER[8:17]}"  # its pre-1999 15-digit form
+SPACED = f"{ID_NUMBER[:6]} {ID_NUMBER[6:14]} {ID_NUMBER[14:]}"
+FULL_WIDTH = ID_NUMBER.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+OTHER_ID = make_id_number(region="410105", birth_date=date(1958, 7, 9), sequence=123)
+PHONE, PHONE_DASHED = "13912345678", "139-8765-4321"
+PHONE_INTL = "+86 137 1111 2222"
+SENT = (ID_NUMBER, LEGACY, SPACED, FULL_WIDTH, OTHER_ID, PHONE, PHONE_DASHED, PHONE_INTL)
+
+
+def clear_forms() -> set[bytes]:
+    """Every way the numbers could sit in a file: as sent (UTF-8), and as bare digits."""
+    forms = {text.encode() for text in SENT}
+    forms |= {
+        "".join(ch for ch in text.translate(_ASCII) if ch.isalnum()).encode() for text in SENT
+    }
+    forms |= {b"13987654321", b"13711112222"}
+    return forms
+
+
+_ASCII = str.maketrans("０１２３４５６７８９Ｘ", "0123456789X")
+
+
+async def database_dump(database_url: str) -> bytes:
+    """Every row of every table, as text (PostgreSQL); the raw files for SQLite."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        files = [Path(url.database + suffix) for suffix in ("", "-wal", "-journal")]
+        return b"".join(path.read_bytes() for path in files if path.exists())
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            chunks = []
+            for table in Base.metadata.sorted_tables:
+                rows = (await connection.execute(select(table))).all()
+                chunks.append(repr([tuple(row) for row in rows]).encode())
+            return b"\n".join(chunks)
+    finally:
+        await engine.dispose()
+
+
+def found_in(data: bytes) -> list[bytes]:
+    return sorted(form for form in clear_forms() if form in data)
+
+
+def test_no_id_or_phone_number_in_clear_in_the_database_or_the_server_log(
+    tmp_path: Path,
+) -> None:
+    with e2e_database(tmp_path) as database_url:
+        seed_database(database_url, tmp_path / "var")
+        assert found_in(asyncio.run(database_dump(database_url))) == []  # the test's premise
+        with run_hub(database_url, tmp_path, district=district_code(database_url)) as hub:
+            log_path = hub.log_path
+            headers = hub.caller_headers("service_center_clerk", grid=hub.district_code)
+            headers.update(
+                {
+                    "X-Request-Purpose": quote(f"核查身份证 {SPACED} 的情况"),
+                    "X-Request-User": quote(f"张警官 手机{PHONE_DASHED}"),
+                    "X-Request-Case": quote(f"案-{FULL_WIDTH}"),
+                    "X-Request-Id": PHONE,
+                }
+            )
+            lookup = "query($n: String!) { resident(idNumber: $n) { id } }"
+            free_text = (
+                "query($note: String, $p: String) { residents(filter: {namePrefix: $p}) "
+                "{ totalCount } me { clientId } }"
+            )
+            note = f"来电 {PHONE_INTL}，身份证 {LEGACY}，另一人 {OTHER_ID}"
+            answers = [
+                hub.post(lookup, {"n": ID_NUMBER}, headers=headers),
+                hub.post(lookup, {"n": FULL_WIDTH}, headers=headers),
+                hub.post(free_text, {"note": note, "p": f"张 {ID_NUMBER}"}, headers=headers),
+                hub.post("query($n: Int) { me { clientId } }", {"n": ID_NUMBER}, headers=headers),
+                hub.post(
+                    lookup, {"n": ID_NUMBER}, headers={**headers, "Authorization": "Bearer x"}
+                ),
+            ]
+            audited = asyncio.run(request_ids_in_trail(database_url, [PHONE]))
+        database = asyncio.run(database_dump(database_url))
+        log = log_path.read_bytes()
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 200, 401]
+    assert audited[PHONE] == 0  # the request id itself was a phone number: hashed too
+    assert found_in(database) == []
+    assert found_in(log) == []

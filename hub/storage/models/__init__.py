@@ -5,7 +5,12 @@ Alembic's environment imports it once, so a new domain module is added here and 
 
 from __future__ import annotations
 
-from hub.storage.models.audit import AuditChain, AuditEvent, AuditResidentAccess
+from hub.storage.models.audit import (
+    AuditChain,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditResidentAccess,
+)
 from hub.storage.models.connectors import (
     ConnectorRun,
     ConnectorState,
@@ -59,6 +64,7 @@ __all__ = [
     "SENSITIVE_MODELS",
     "AssistanceGrant",
     "AuditChain",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditResidentAccess",
     "AuthorizationCode",
