@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from hub.identity import make_id_number
 from hub.storage.models import Grid, Resident
@@ -104,13 +104,13 @@ def browser(playwright_api: Any) -> Iterator[Any]:
 def context(browser: Any, console_hub: ConsoleHub) -> Iterator[Any]:
     """A fresh browser profile (no cookies) whose requests outside the hub are refused."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    context.outside_requests = []  # type: ignore[attr-defined]
+    context.outside_requests = []
 
     def route(route: Any) -> None:
         if route.request.url.startswith(console_hub.url):
             route.continue_()
         else:
-            context.outside_requests.append(route.request.url)  # type: ignore[attr-defined]
+            context.outside_requests.append(route.request.url)
             route.abort("blockedbyclient")
 
     context.route("**/*", route)
@@ -160,7 +160,7 @@ async def _second_street(connection: Any, street: Any) -> dict[str, Any]:
         path += f"{code}/"
         values = {"code": code, "name": f"第二街道{level.value}", "level": level,
                   "parent_code": parent, "path": path}  # fmt: skip
-        await connection.execute(Grid.__table__.insert().values(**values))
+        await connection.execute(insert(Grid).values(**values))
         parent = code
     birth = date(1975, 5, 17)
     resident = {
@@ -168,7 +168,7 @@ async def _second_street(connection: Any, street: Any) -> dict[str, Any]:
         "name": "外街居民", "gender": Gender.MALE, "birth_date": birth, "phone": "13900009999",
         "address": "第二街道1号", "grid_code": codes[-1], "grid_path": path,
     }  # fmt: skip
-    await connection.execute(Resident.__table__.insert().values(**resident))
+    await connection.execute(insert(Resident).values(**resident))
     return {"id": resident["id"], "name": resident["name"], "id_number": resident["id_number"]}
 
 
