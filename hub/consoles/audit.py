@@ -38,7 +38,10 @@ query AuditEvents($filter: AuditFilter, $first: Int!, $after: String) {{
   }}
 }}
 """
-CHAINS = "{ auditChainStatus { chainId events headSeq verified problem firstBadEventId } }"
+CHAINS = (
+    "{ auditChainStatus { chainId host pid events headSeq verified problem firstBadEventId "
+    "checkedFromSeq lastCheckpoint { seq at signedAt kid signatureValid } } }"
+)
 REPORT_FIELDS = (
     "residentId accesses { eventId at clientId subject endUser caseRef roles purpose "
     "operationName fields outcome }"

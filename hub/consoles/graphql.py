@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 from starlette.requests import Request
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.consoles.middleware import ConsoleContext
 
@@ -46,6 +46,16 @@ class ConsoleGraphQL:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
+    def _within(self, request: Request) -> ASGIApp:
+        """The GraphQL app seeing the hub app in its scope, as a request from outside does
+        (resolvers find the app state there: the audit trail's redactor, settings)."""
+        outer = request.scope.get("app")
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await self.app({**scope, "app": outer} if outer is not None else scope, receive, send)
+
+        return app
+
     async def execute(
         self,
         request: Request,
@@ -65,7 +75,7 @@ class ConsoleGraphQL:
         if request_id := request.headers.get("x-request-id"):
             headers["X-Request-Id"] = request_id
         client = (request.client.host, request.client.port) if request.client else ("127.0.0.1", 0)
-        transport = httpx.ASGITransport(app=self.app, client=client)
+        transport = httpx.ASGITransport(app=self._within(request), client=client)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.internal") as http:
             response = await http.post(
                 "/graphql", json={"query": query, "variables": variables or {}}, headers=headers

@@ -202,7 +202,10 @@ def console_hub(
         with ThreadPoolExecutor(1) as worker:
             district = worker.submit(district_code, database_url).result()
             street, own, other = worker.submit(asyncio.run, _residents(database_url)).result()
-        with run_hub(database_url, directory, district=district) as hub:
+        # a checkpoint every few events, so the auditor's page has signed ones to show
+        with run_hub(
+            database_url, directory, district=district, HUB_AUDIT_CHECKPOINT_EVENTS="5"
+        ) as hub:
             people = _add_people(hub, street, directory)
             yield ConsoleHub(hub, people, street, own, other)
 

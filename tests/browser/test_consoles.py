@@ -112,13 +112,15 @@ def test_the_auditor_finds_the_access_the_clerk_just_made(
     rows = auditor.locator("[data-testid=events] tbody tr")
     texts = [rows.nth(i).inner_text() for i in range(rows.count())]
     assert any(resident["id"] in t and "户籍与居住证业务" in t for t in texts), texts
-    auditor.fill("[data-testid=report-resident]", resident["id"])
+    auditor.fill("[data-testid=report-resident]", resident["id_number"])  # from an ID number
     auditor.click("[data-testid=report-go]")
     auditor.wait_for_load_state()
     report = auditor.inner_text("[data-testid=access-report]")
     assert clerk_name in report
     assert "户籍与居住证业务" in report
     assert "✔" in auditor.inner_text("[data-testid=chains]")
+    checkpoints = auditor.locator("[data-testid=chains] [data-testid=checkpoint]").all_inner_texts()
+    assert any("签名有效" in text for text in checkpoints), checkpoints
     shoot(auditor, screenshots, "audit")
     export = auditor.request.get(
         console_hub.url + f"/console/audit/export.csv?subject={clerk_name}"
