@@ -14,14 +14,16 @@ docs/screenshots/), else to the session's temporary directory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import insert, select
@@ -32,6 +34,7 @@ from hub.storage.session import create_engine
 from hub.vocabulary import Gender, GridLevel
 from tests.e2e.conftest import LiveHub, district_code, e2e_database, run_hub, seed_database
 
+T = TypeVar("T")
 CHROMIUM = Path(os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium"))
 REQUIRE_BROWSER = os.environ.get("HUB_REQUIRE_BROWSER") == "1"
 # Chromium's own traffic (updates, safe browsing, metrics, sync) stays off the closed network.
@@ -80,6 +83,19 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(f"BROWSER TESTS SKIPPED: {reason}")
 
 
+# Everything the browser tests hold for the session (Playwright, chromium, the served hub),
+# closed after the last test of this directory: Playwright's sync API keeps an event loop
+# running on the main thread, which would break every later test that calls asyncio.run.
+_HELD = contextlib.ExitStack()
+BROWSER_TESTS = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(trylast=True)  # after the item's own fixtures are torn down
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if nextitem is None or BROWSER_TESTS not in Path(nextitem.path).resolve().parents:
+        _HELD.close()
+
+
 @pytest.fixture(scope="session")
 def playwright_api() -> Iterator[Any]:
     try:
@@ -88,16 +104,25 @@ def playwright_api() -> Iterator[Any]:
         _skip_or_fail("Playwright is not installed (pip install -e '.[browser]')")
     if not CHROMIUM.exists():
         _skip_or_fail(f"{CHROMIUM} not found (apt-get install -y chromium)")
-    with sync_playwright() as api:
-        yield api
+    yield _HELD.enter_context(sync_playwright())
+    _HELD.close()
 
 
 @pytest.fixture(scope="session")
 def browser(playwright_api: Any) -> Iterator[Any]:
     flags = [*QUIET_FLAGS, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
     browser = playwright_api.chromium.launch(executable_path=str(CHROMIUM), args=flags)
+    _HELD.callback(browser.close)
     yield browser
-    browser.close()
+    _HELD.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chosen = os.environ.get("HUB_SCREENSHOTS_DIR")
+    directory = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 @pytest.fixture
@@ -116,14 +141,6 @@ def context(browser: Any, console_hub: ConsoleHub) -> Iterator[Any]:
     context.route("**/*", route)
     yield context
     context.close()
-
-
-@pytest.fixture(scope="session")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    chosen = os.environ.get("HUB_SCREENSHOTS_DIR")
-    directory = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
 async def _residents(database_url: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -191,23 +208,37 @@ def _add_people(hub: LiveHub, street: str, directory: Path) -> dict[str, Person]
     return people
 
 
+@contextlib.contextmanager
+def _off_this_thread(manager: AbstractContextManager[T]) -> Iterator[T]:
+    """Enter and leave `manager` on a worker thread (its asyncio.run must not meet
+    Playwright's loop on this one)."""
+    with ThreadPoolExecutor(1) as worker:
+        value = worker.submit(manager.__enter__).result()
+        try:
+            yield value
+        finally:
+            worker.submit(manager.__exit__, None, None, None).result()
+
+
 @pytest.fixture(scope="session")
 def console_hub(
     tmp_path_factory: pytest.TempPathFactory, playwright_api: Any
 ) -> Iterator[ConsoleHub]:
     directory = tmp_path_factory.mktemp("console_hub")
-    with e2e_database(directory) as database_url:
+    with contextlib.ExitStack() as held:
+        database_url = held.enter_context(_off_this_thread(e2e_database(directory)))
         seed_database(database_url, directory / "var")
-        # Playwright's sync API keeps an event loop on this thread: asyncio work goes elsewhere.
         with ThreadPoolExecutor(1) as worker:
             district = worker.submit(district_code, database_url).result()
             street, own, other = worker.submit(asyncio.run, _residents(database_url)).result()
         # a checkpoint every few events, so the auditor's page has signed ones to show
-        with run_hub(
-            database_url, directory, district=district, HUB_AUDIT_CHECKPOINT_EVENTS="5"
-        ) as hub:
-            people = _add_people(hub, street, directory)
-            yield ConsoleHub(hub, people, street, own, other)
+        hub = held.enter_context(
+            run_hub(database_url, directory, district=district, HUB_AUDIT_CHECKPOINT_EVENTS="5")
+        )
+        people = _add_people(hub, street, directory)
+        _HELD.push(held.pop_all())  # the hub stops with the browser, after the last browser test
+    yield ConsoleHub(hub, people, street, own, other)
+    _HELD.close()
 
 
 def sign_in(page: Any, hub: ConsoleHub, who: str, *, start: str = "/console") -> None:
