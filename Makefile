@@ -3,6 +3,8 @@
 #   make install   create .venv and install gridhub[test] in editable mode
 #   make lint      ruff check, ruff format --check, mypy --strict
 #   make test      lint, then the suite on SQLite and on a throwaway PostgreSQL cluster, side by side
+#                  (with the browser tests: Playwright from PyPI, Debian's chromium via apt-get)
+#   make screenshots  the browser tests, writing their screenshots into docs/screenshots/
 #   make demo      migrate, build the demo world and serve it (hub demo)
 #   make bench     the hub side by side with PostGraphile v5 and a plain route (tests/perf)
 #   make clean     remove the venv, var/ and tool caches
@@ -12,7 +14,7 @@ VENV = .venv
 PY = $(VENV)/bin/python
 
 .DEFAULT_GOAL := test
-.PHONY: install lint test demo bench clean
+.PHONY: install lint test demo bench clean browser screenshots
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,8 +37,29 @@ node_modules/.package-lock.json: package.json package-lock.json
 		echo "WARNING: npm not found: the gateway e2e tests will be skipped (install Node.js >= 20)" >&2; \
 	fi
 
-test: install lint node_modules/.package-lock.json
+# The browser tests (tests/browser): Playwright for Python (the `browser` extra) drives Debian's
+# chromium (no browser download). Installed when missing and possible (root with apt-get, as in
+# CI); otherwise the tests skip, loudly (HUB_REQUIRE_BROWSER=1 makes that a failure).
+CHROMIUM ?= /usr/bin/chromium
+
+browser: install
+	@$(PY) -c 'import playwright' 2>/dev/null || $(PY) -m pip install --quiet -e '.[test,browser]' \
+		|| echo "WARNING: could not install Playwright: the browser tests will be skipped" >&2
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			|| echo "WARNING: apt-get install chromium failed: the browser tests will be skipped" >&2; \
+		else \
+			echo "WARNING: $(CHROMIUM) not found and not installable here (apt-get install -y chromium as root): the browser tests will be skipped" >&2; \
+		fi; \
+	fi
+
+test: install lint browser node_modules/.package-lock.json
 	$(PY) tests/suites.py
+
+screenshots: browser
+	HUB_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots HUB_REQUIRE_BROWSER=1 \
+		$(PY) -m pytest tests/browser -p no:cacheprovider -q
 
 demo: install
 	$(VENV)/bin/hub demo

@@ -1,7 +1,7 @@
 """The ASGI application, composed from per-area route lists (each area may bring middleware).
 
-Areas: GraphQL (unified schema and subgraphs), OAuth, health, metrics. The consoles will
-be one more area, mounted with their own session middleware, off the `/graphql` hot path.
+Areas: GraphQL (unified schema and subgraphs), OAuth, health, metrics, and the consoles
+(mounted with their own session + CSRF middleware, off the `/graphql` hot path).
 """
 
 from __future__ import annotations
@@ -9,11 +9,14 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+import schema
+from connectors.config import load_config
 from connectors.errors import ConnectorError
 from hub.audit.key import AuditKeyError
 from hub.audit.trail import AuditTrail
@@ -21,10 +24,12 @@ from hub.auth.backend import Authenticator
 from hub.auth.caller import GridPaths
 from hub.auth.issuers import check_roles
 from hub.auth.keys import KeyStoreError
-from hub.auth.oauth.routes import oauth_routes
+from hub.auth.oauth.routes import OAuthEndpoints, oauth_routes
 from hub.auth.policy import load_policy
 from hub.auth.runtime import AuthRuntime
 from hub.config import Settings
+from hub.consoles import console_routes
+from hub.consoles.graphiql import graphiql_page
 from hub.crypto.master import FieldKeyError
 from hub.crypto.store import attach_field_keys
 from hub.governance.events import EventBus
@@ -62,6 +67,9 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+SDL_DIR = Path(schema.__file__).parent / "sdl"
+
+
 def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = None) -> Starlette:
     """Build the hub; the database engine lives as long as the app.
 
@@ -86,6 +94,8 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     # Reads the connectors TOML once: a bad file fails start-up, naming the problem.
     scheduler = SyncScheduler(settings, engine) if settings.connectors else None
     events = EventBus(engine, sweep_seconds=settings.overdue_sweep_seconds)
+    connectors = load_config(settings.connectors) if settings.connectors else None
+    endpoints = OAuthEndpoints(auth)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -101,11 +111,15 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
         await limits.close()
         await engine.dispose()
 
+    graphql = graphql_routes(
+        settings, engine, authenticator=authenticator, trail=trail, limits=limits,
+        events=events, connectors=connectors,
+        ide_html=graphiql_page(settings) if settings.graphiql else None,
+    )  # fmt: skip
     routes = [
-        *graphql_routes(
-            settings, engine, authenticator=authenticator, trail=trail, limits=limits, events=events
-        ),
-        *oauth_routes(auth),
+        *graphql.routes,
+        *oauth_routes(auth, endpoints),
+        *console_routes(auth, endpoints, graphql_app=graphql.unified, sdl_dir=SDL_DIR),
         *health_routes(engine, head=migrations.head_revision(settings.database_url)),
         *metrics.routes(),
     ]

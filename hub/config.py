@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     field_suite: Suite = Suite.AES_256_GCM
     field_keys_refresh_seconds: float = Field(default=5.0, ge=0, le=300)
 
+    # People at the consoles (staff accounts, `hub users`)
+    session_idle_seconds: int = Field(default=1800, ge=1, le=86_400)  # unused this long: ended
+    session_max_seconds: int = Field(default=43_200, ge=60, le=7 * 86_400)  # whatever the use
+    login_max_failures: int = Field(default=5, ge=1, le=100)  # wrong passwords in a row …
+    login_lockout_seconds: int = Field(default=900, ge=1, le=86_400)  # … lock the account this long
+
     # Audit trail
     audit_enabled: bool = True  # off only to measure its cost (`make bench`)
     audit_key: SecretStr | None = None  # HMAC key for redacted values; required in prod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,7 +20,7 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAd
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
@@ -102,6 +103,8 @@ class HubGraphQL(GraphQL[Context, None]):
         authenticator: Authenticator,
         limits: LimitsRuntime,
         events: EventBus | None = None,
+        connectors: Any = None,
+        ide_html: str | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -116,6 +119,14 @@ class HubGraphQL(GraphQL[Context, None]):
         self.events = events
         self.limits = limits
         self.counts = CountCache(settings.count_cache_seconds)
+        self.connectors = connectors
+        self.ide_html = ide_html
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """The hub's own GraphiQL page (vendored assets, no CDN) when given one."""
+        if self.ide_html is None:
+            return await super().render_graphql_ide(request)
+        return HTMLResponse(self.ide_html, headers={"Cache-Control": "no-store"})
 
     request_adapter_class = _RequestAdapter
 
@@ -150,6 +161,7 @@ class HubGraphQL(GraphQL[Context, None]):
             counts=self.counts,
             events=self.events,
             fields=await field_keys(self.engine).ring(),
+            connectors=self.connectors,
         )
 
     async def parse_http_body(
@@ -346,8 +358,11 @@ def graphql_routes(
     trail: AuditTrail | None,
     limits: LimitsRuntime,
     events: EventBus | None = None,
-) -> list[BaseRoute]:
-    """`/graphql` (the unified schema) and one route per federation subgraph."""
+    connectors: Any = None,
+    ide_html: str | None = None,
+) -> GraphQLArea:
+    """`/graphql` (the unified schema) and one route per federation subgraph; `unified` is
+    the `/graphql` app itself, which the consoles call in process."""
     production = not settings.is_dev
     bounds = document_limits(settings) if settings.limits_enabled else None
 
@@ -363,6 +378,8 @@ def graphql_routes(
             authenticator=authenticator,
             limits=limits,
             events=events,
+            connectors=connectors,
+            ide_html=ide_html if name == UNIFIED else None,
         )
         if not settings.limits_enabled:  # only to measure what the limits cost
             return RequireBearerToken(
@@ -385,14 +402,22 @@ def graphql_routes(
             on_limited=_limited_recorder(trail) if trail is not None else None,
         )
 
-    return [
-        Route("/graphql", endpoint(UNIFIED), methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", endpoint(UNIFIED)),
+    unified = endpoint(UNIFIED)
+    routes: list[BaseRoute] = [
+        Route("/graphql", unified, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", unified),
         *(
             Route(f"/subgraphs/{name}/graphql", endpoint(name), methods=["GET", "POST"])
             for name in SUBGRAPHS
         ),
     ]
+    return GraphQLArea(routes=routes, unified=unified)
+
+
+@dataclass(frozen=True)
+class GraphQLArea:
+    routes: list[BaseRoute]
+    unified: ASGIApp
 
 
 def _audit_extension(trail: AuditTrail) -> Callable[[], SchemaExtension]:

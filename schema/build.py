@@ -16,6 +16,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
 from schema.access import AccessRules
+from schema.admin import AdminMutation, AdminQuery
 from schema.audit import AuditQuery
 from schema.context import Info
 from schema.cost import CostModel
@@ -36,8 +37,8 @@ from schema.rules.limits import DocumentLimits
 from schema.scalars import SCALAR_OVERRIDES
 
 # The roots: one line per domain that contributes root fields.
-Query = merge_types("Query", (CoreQuery, AuditQuery, GovernanceQuery))
-Mutation = merge_types("Mutation", (GovernanceMutation,))
+Query = merge_types("Query", (CoreQuery, AuditQuery, AdminQuery, GovernanceQuery))
+Mutation = merge_types("Mutation", (AdminMutation, GovernanceMutation))
 Subscription = merge_types("Subscription", (GovernanceSubscription,))
 
 UNIFIED = "unified"

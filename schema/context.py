@@ -55,6 +55,7 @@ class Context:
     # executors call `quota.allows(resident_id)` before serving a PII or sensitive field.
     limits: RequestLimits = field(default_factory=RequestLimits)
     quota: HarvestQuota = field(default_factory=HarvestQuota)
+    connectors: Any = None  # the connectors config (HUB_CONNECTORS), for admin mutations
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
     @property

@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from hub.auth import blocks, clients
 from hub.auth.blocks import BlockError
+from hub.auth.client_secrets import ClientSecretHasher, ClientSecretKeyError
 from hub.auth.clients import ClientAuthMethod, ClientError
 from hub.auth.keys import Algorithm, KeyStore, KeyStoreError, SigningKey
-from hub.auth.passwords import ClientSecretHasher, ClientSecretKeyError
 from hub.auth.policy import Policy, PolicyError, load_policy
 from hub.cli_support import one_line_errors, print_json, run_with_engine, settings_from_environment
 from hub.config import Settings

@@ -5,7 +5,7 @@ flush but never commit: the caller owns the transaction
 (`async with sessionmaker() as session, session.begin(): ...`).
 
 Secrets are random 256-bit strings shown once; only a hash is stored: the keyed
-`hmac-sha256$…` of `hub/auth/passwords.py` when a `ClientSecretHasher` is passed (the CLI
+`hmac-sha256$…` of `hub/auth/client_secrets.py` when a `ClientSecretHasher` is passed (the CLI
 does), argon2id otherwise (a cheap `PasswordHasher` in tests; such hashes are replaced by the
 keyed one at the client's next successful authentication). Verification is constant time,
 and an unknown or revoked client still costs one hash verification, so the response time
@@ -27,7 +27,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.auth.passwords import ClientSecretHasher
+from hub.auth.client_secrets import ClientSecretHasher
 from hub.auth.policy import Policy, PolicyError, Role, RowScope, load_policy
 from hub.auth.scopes import ScopeSyntaxError, split_scope
 from hub.auth.tokens.revocation import note_revoked

@@ -1,93 +1,52 @@
-"""Client secrets: generated, high-entropy, verified with a fast keyed hash.
+"""Passwords of people: argon2id hashes, a length rule, and reading one from a file or a prompt.
 
-A client secret is 256 random bits, never chosen by a person, so nothing is gained by
-making each verification slow (argon2 exists to slow down guessing of low-entropy human
-passwords, and argon2 is what people's passwords keep). Secrets are stored as
-`hmac-sha256$<hex>`: HMAC-SHA256 under `HUB_CLIENT_SECRET_KEY` (generated under
-`$HUB_VAR_DIR` in dev, required in prod), compared in constant time; a stolen database
-without the key reveals nothing that can be checked offline.
-
-Verification costs microseconds, so a flood of bad logins costs almost nothing, and an
-unknown client id is answered exactly as fast as a wrong secret (the decoy is hashed too).
-Hashes from before (argon2id) still verify, slowly, and are replaced by the keyed hash at
-the client's next successful authentication (`needs_upgrade`).
+Client secrets are random 256-bit strings (`hub/auth/clients.py`); people choose passwords,
+so theirs get argon2id at the library's full cost and a minimum length.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
-import secrets
-from dataclasses import dataclass, field
+from pathlib import Path
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from hub.config import Settings
+from hub.auth.clients import verify_secret
 
-PREFIX = "hmac-sha256$"
-_DECOY = PREFIX + "0" * 64
-
-
-class ClientSecretKeyError(RuntimeError):
-    pass
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
 
 
-def client_secret_key(settings: Settings) -> bytes:
-    """`HUB_CLIENT_SECRET_KEY`, or in dev a key generated once under the var directory."""
-    if settings.client_secret_key is not None:
-        return settings.client_secret_key.get_secret_value().encode()
-    if not settings.is_dev:
-        raise ClientSecretKeyError(
-            "HUB_CLIENT_SECRET_KEY is not set: production needs a secret key for client secret "
-            "hashes (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
-        )
-    path = settings.var_dir / "client-secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            return path.read_text().strip().encode()
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+class PasswordError(ValueError):
+    """A password that cannot be used; the message says what to choose instead."""
 
 
-@dataclass(frozen=True)
-class ClientSecretHasher:
-    """Hashes new client secrets under `key`; verifies keyed and (legacy) argon2 hashes."""
-
-    key: bytes
-    legacy: PasswordHasher = field(default_factory=PasswordHasher)
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, legacy: PasswordHasher | None = None
-    ) -> ClientSecretHasher:
-        return cls(client_secret_key(settings), legacy or PasswordHasher())
-
-    def hash(self, secret: str) -> str:
-        digest = hmac.new(self.key, secret.encode(), hashlib.sha256).hexdigest()
-        return PREFIX + digest
-
-    def verify(self, stored: str | None, secret: str) -> bool:
-        """Constant time for keyed hashes; a missing hash costs the same and fails."""
-        if stored is not None and not stored.startswith(PREFIX):
-            return _argon2(self.legacy, stored, secret)
-        expected = stored or _DECOY
-        matched = hmac.compare_digest(self.hash(secret), expected)
-        return matched and stored is not None
-
-    @staticmethod
-    def needs_upgrade(stored: str | None) -> bool:
-        """A hash of the old kind, to be replaced once the secret has been seen right."""
-        return stored is not None and not stored.startswith(PREFIX)
+def check_password(password: str) -> str:
+    """The password itself when it is long enough; PasswordError otherwise."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise PasswordError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+    if password.strip() != password:
+        raise PasswordError("a password may not start or end with white space")
+    return password
 
 
-def _argon2(hasher: PasswordHasher, stored: str, secret: str) -> bool:
-    try:
-        return hasher.verify(stored, secret)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+def hash_password(hasher: PasswordHasher, password: str) -> str:
+    return hasher.hash(check_password(password))
+
+
+def password_matches(hasher: PasswordHasher, password_hash: str | None, password: str) -> bool:
+    """Constant-time argon2id check; a missing hash costs the same and fails."""
+    if len(password) > MAX_PASSWORD_LENGTH:
         return False
+    return verify_secret(hasher, password_hash, password)
+
+
+def read_password_file(path: Path) -> str:
+    """The first line of a file (no trailing newline): `--password-file`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PasswordError(f"cannot read {path}: {error.strerror}") from None
+    lines = text.splitlines()
+    return lines[0] if lines else ""

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from hub.auth.client_secrets import ClientSecretHasher
 from hub.auth.clients import default_password_hasher
 from hub.auth.keys import KeyStore
 from hub.auth.oauth.throttle import FailureThrottle
-from hub.auth.passwords import ClientSecretHasher
 from hub.auth.policy import Policy
 from hub.auth.tokens import TokenIssuer, TokenVerifier
 from hub.config import Settings

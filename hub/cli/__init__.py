@@ -9,7 +9,8 @@ its own `--help`). Adding a command: a module with a Typer `app`, and one line h
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import sys
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -24,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "connectors": ("hub.cli.connectors:app", "Configured connectors: list, status, check."),
     "quarantine": ("hub.cli.quarantine:app", "Records the connectors could not accept."),
     "clients": ("hub.auth.cli:clients_app", "OAuth clients: machine callers of the hub."),
+    "users": ("hub.cli.users:app", "Staff accounts: people who sign in to the consoles."),
     "keys": ("hub.auth.cli:keys_app", "Token signing keys and field encryption keys."),
     "audit": ("hub.audit.cli:audit_app", "The tamper-evident audit trail."),
     "schema": ("hub.cli.schema:app", "The GraphQL schema."),
@@ -51,7 +53,27 @@ class LazyGroup(TyperGroup):
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] in COMMANDS and args[0] not in self.commands:
             self.add_command(load(args[0]), args[0])
+        if args and args[0] in COMMANDS and not _HELP.intersection(args):
+            from hub.cli.database import check
+
+            words = [a for a in args if not a.startswith("-")]
+            options = frozenset(a.split("=", 1)[0] for a in args if a.startswith("--"))
+            pair = (words[0], words[1] if len(words) > 1 else "")
+            check(pair, verbose=_verbose(ctx), options=options)
         return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        """Every failure is one line on stderr and exit status 1, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            if type(error).__module__.startswith(("click", "typer")):
+                raise  # usage errors: click prints them with the usage line
+            lines = str(error).strip().splitlines() or [type(error).__name__]
+            print(f"error: {lines[0]}", file=sys.stderr)
+            raise SystemExit(1) from None
 
 
 def load(name: str) -> Any:
@@ -66,6 +88,11 @@ def load(name: str) -> Any:
 
 
 _COMPLETION = ("install_completion", "show_completion")
+_HELP = frozenset({"--help", "-h"})
+
+
+def _verbose(ctx: Any) -> bool:
+    return bool(ctx.params.get("verbose"))
 
 
 # rich_markup_mode=None: plain help here, so `hub --help` needs no rich (a third of its time)
@@ -73,5 +100,9 @@ app = typer.Typer(cls=LazyGroup, no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.callback()
-def hub() -> None:
+def hub(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Say which database the command uses.")
+    ] = False,
+) -> None:
     """GridHub: cross-department data sharing for grid-based governance."""

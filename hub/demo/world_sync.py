@@ -60,7 +60,9 @@ class SimulatorProcess:
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, directory: Path, *, residents: int, seed: int = 0) -> SimulatorProcess:
+    def start(
+        cls, directory: Path, *, residents: int, seed: int = 0, bad_records: int = 0
+    ) -> SimulatorProcess:
         """Start the simulators in `directory` and wait until they are ready."""
         directory.mkdir(parents=True, exist_ok=True)
         port_file = directory / PORT_FILE
@@ -68,6 +70,7 @@ class SimulatorProcess:
         command = [
             sys.executable, "-m", "hub.demo.simulators.run", "--dir", str(directory),
             "--residents", str(residents), "--seed", str(seed), "--port-file", str(port_file),
+            "--bad-records", str(bad_records),
         ]  # fmt: skip
         # stdout holds the secrets as JSON: the port file (mode 0600) is how we read them.
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from hub.auth import clients
+from hub.auth.client_secrets import ClientSecretHasher, ClientSecretKeyError, client_secret_key
 from hub.auth.oauth.routes import oauth_routes
-from hub.auth.passwords import ClientSecretHasher, ClientSecretKeyError, client_secret_key
 from hub.auth.policy import load_policy
 from hub.auth.runtime import ADDRESS_FAILURES, CLIENT_FAILURES, AuthRuntime
 from hub.config import Settings

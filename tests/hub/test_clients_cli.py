@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from hub.auth import clients
 from hub.auth.cli import clients_app, keys_app
-from hub.auth.passwords import ClientSecretHasher
+from hub.auth.client_secrets import ClientSecretHasher
 from hub.config import Settings
 from hub.storage import migrations
 from hub.storage.session import create_sessionmaker

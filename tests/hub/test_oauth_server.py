@@ -569,15 +569,21 @@ async def test_metadata_describes_the_server(
     assert document["token_endpoint"] == issuer + "/oauth/token"
     assert document["jwks_uri"] == issuer + "/.well-known/jwks.json"
     assert document["revocation_endpoint"] == issuer + "/oauth/revoke"
-    assert document["grant_types_supported"] == ["client_credentials"]
+    # people sign in to the consoles with the authorization code grant, PKCE S256 (public client)
+    assert document["grant_types_supported"] == ["client_credentials", "authorization_code"]
+    assert document["authorization_endpoint"] == issuer + "/oauth/authorize"
+    assert document["response_types_supported"] == ["code"]
+    assert document["code_challenge_methods_supported"] == ["S256"]
     methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-    assert document["token_endpoint_auth_methods_supported"] == methods
+    assert document["token_endpoint_auth_methods_supported"] == [*methods, "none"]
     assert document["revocation_endpoint_auth_methods_supported"] == methods
     assert document["token_endpoint_auth_signing_alg_values_supported"] == ["ES256", "RS256"]
     every_scope = set().union(*(role.scopes for role in POLICY.roles.values()))
     assert set(document["scopes_supported"]) == every_scope
     metadata = AuthorizationServerMetadata(document)
-    for name in ("issuer", "token_endpoint", "jwks_uri", "scopes_supported", "grant_types_supported",
+    for name in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri",
+                 "scopes_supported", "grant_types_supported", "response_types_supported",
+                 "code_challenge_methods_supported",
                  "token_endpoint_auth_methods_supported", "revocation_endpoint",
                  "token_endpoint_auth_signing_alg_values_supported",
                  "revocation_endpoint_auth_methods_supported"):  # fmt: skip

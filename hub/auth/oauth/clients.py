@@ -21,9 +21,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete
 
+from hub.auth.client_secrets import ClientSecretHasher
 from hub.auth.clients import ClientAuthMethod, effective_scopes, upgrade_secret_hash
 from hub.auth.oauth.metadata import TOKEN_PATH
-from hub.auth.passwords import ClientSecretHasher
 from hub.auth.scopes import split_scope
 from hub.auth.tokens import LOCAL_ALGORITHMS
 from hub.storage.base import utcnow
@@ -70,7 +70,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
     def get_client_id(self) -> str:
         return self.client_id
 
-    def get_default_redirect_uri(self) -> None:
+    def get_default_redirect_uri(self) -> str | None:
         return None
 
     def get_allowed_scope(self, scope: str) -> str:

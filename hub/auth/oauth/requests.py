@@ -131,3 +131,32 @@ def error_response(status: int, error: str, description: str, **headers: str) ->
     """An error answered before authlib sees the request (RFC 6749 §5.2 body)."""
     body = {"error": error, "error_description": description}
     return JSONResponse(body, status, headers={**headers, **NO_STORE})
+
+
+class AuthorizeRequest(OAuth2Request):  # type: ignore[misc]
+    """A GET to the authorization endpoint (RFC 6749 §4.1.1): parameters in the query."""
+
+    def __init__(self, *, uri: str, headers: Headers, query: dict[str, str]) -> None:
+        super().__init__("GET", uri, headers=headers)
+        self.payload = _FormPayload(query)
+        self._query = query
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._query
+
+    @property
+    def form(self) -> dict[str, str]:
+        return {}
+
+
+def single_parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Each parameter at most once (RFC 6749 §3.1); BadRequest names the repeated one."""
+    if len(pairs) > MAX_FORM_FIELDS:
+        raise BadRequest("too many parameters")
+    parameters: dict[str, str] = {}
+    for name, value in pairs:
+        if name in parameters:
+            raise BadRequest(f"parameter {name!r} repeated")
+        parameters[name] = value
+    return parameters

@@ -1,9 +1,9 @@
-"""The authorization server's Starlette routes: token, revocation, JWKS and metadata.
+"""The authorization server's Starlette routes: authorize, token, revocation, JWKS, metadata.
 
 The token and revocation endpoints read the form in async code (`requests.py`), check the
 failure throttles, then run authlib's synchronous code in a worker thread (it reaches the
 database through the event loop; a capacity limiter bounds how many run at once). Client
-secrets verify with a keyed hash in microseconds (`hub/auth/passwords.py`), so failures cost
+secrets verify with a keyed hash in microseconds (`hub/auth/client_secrets.py`), so failures cost
 little; they are still counted three ways, each answering 429 with Retry-After:
 
 - per (claimed client id, address): past `max_failures` a minute, refused before any work;
@@ -24,11 +24,14 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub.auth.oauth.authorize import authorize
 from hub.auth.oauth.metadata import (
+    AUTHORIZATION_PATH,
     JWKS_PATH,
     METADATA_PATH,
     REVOCATION_PATH,
@@ -49,8 +52,8 @@ if TYPE_CHECKING:
     from hub.auth.runtime import AuthRuntime
 
 
-class _Endpoints:
-    """The four routes, sharing one authlib server, throttle and thread limiter."""
+class OAuthEndpoints:
+    """The routes, sharing one authlib server, throttle and thread limiter."""
 
     def __init__(self, runtime: AuthRuntime) -> None:
         self.runtime = runtime
@@ -59,6 +62,18 @@ class _Endpoints:
 
     async def token(self, request: Request) -> Response:
         return await self._authenticated(request, TOKEN_PATH, self.server.create_token_response)
+
+    async def authorize(self, request: Request) -> Response:
+        return await authorize(self.server, request)
+
+    async def exchange(self, form: dict[str, str]) -> Outcome:
+        """The token endpoint called in process with a form (the consoles' code exchange)."""
+        oauth_request = StarletteOAuth2Request(
+            uri=self.runtime.settings.issuer + TOKEN_PATH, headers=Headers(), form=form
+        )
+        return await anyio.to_thread.run_sync(
+            self.server.create_token_response, oauth_request, limiter=self.limiter
+        )
 
     async def revoke(self, request: Request) -> Response:
         def create(oauth_request: StarletteOAuth2Request) -> Outcome:
@@ -122,10 +137,11 @@ def _remote_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def oauth_routes(runtime: AuthRuntime) -> list[BaseRoute]:
+def oauth_routes(runtime: AuthRuntime, endpoints: OAuthEndpoints | None = None) -> list[BaseRoute]:
     """Starlette routes of the authorization server; mount them at the application root."""
-    endpoints = _Endpoints(runtime)
+    endpoints = endpoints or OAuthEndpoints(runtime)
     return [
+        Route(AUTHORIZATION_PATH, endpoints.authorize, methods=["GET"]),
         Route(TOKEN_PATH, endpoints.token, methods=["POST"]),
         Route(REVOCATION_PATH, endpoints.revoke, methods=["POST"]),
         Route(JWKS_PATH, endpoints.jwks, methods=["GET"]),

@@ -1,7 +1,7 @@
 """`HubAuthorizationServer`: authlib's server bound to GridHub's clients, policy, keys, database.
 
 Protocol work is done by authlib's framework-agnostic `AuthorizationServer` (client
-credentials grant, RFC 6749 §4.4; client_secret_basic, client_secret_post and private_key_jwt
+credentials grant, RFC 6749 §4.4; authorization code with PKCE for people, §4.1 and RFC 7636; client_secret_basic, client_secret_post and private_key_jwt
 client authentication, RFC 6749 §2.3.1 and RFC 7523 §2.2; revocation, RFC 7009). Its hooks run
 in a worker thread (see `routes.py`) and reach the database by handing coroutines back to the
 event loop with `anyio.from_thread.run`. The server takes the `AuthRuntime` as a plain
@@ -17,6 +17,13 @@ from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
 
 from hub.auth.clients import ClientAuthMethod
 from hub.auth.oauth.clients import PrivateKeyJWT, RegisteredClient, load_client
+from hub.auth.oauth.codes import (
+    CONSOLE_CLIENT_ID,
+    AuthorizationCodeGrant,
+    ConsoleClient,
+    Person,
+    RequireS256,
+)
 from hub.auth.oauth.grants import ClientCredentialsGrant
 from hub.auth.oauth.metadata import scopes_supported
 from hub.auth.oauth.requests import Outcome, StarletteOAuth2Request
@@ -35,6 +42,8 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.runtime = runtime
         self.register_token_generator("default", self.generate_bearer_token)
         self.register_grant(ClientCredentialsGrant)
+        self.register_grant(AuthorizationCodeGrant, [RequireS256()])
+        self.console_client = ConsoleClient(runtime, hasher=runtime.secret_hasher)
         self.register_client_auth_method(
             ClientAuthMethod.private_key_jwt.value, PrivateKeyJWT(runtime)
         )
@@ -43,6 +52,8 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     # authlib's hooks (called in the worker thread)
 
     def query_client(self, client_id: str) -> RegisteredClient:
+        if client_id == CONSOLE_CLIENT_ID:
+            return self.console_client
         return anyio.from_thread.run(load_client, self.runtime, client_id)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
@@ -61,13 +72,29 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self,
         grant_type: str,
         client: RegisteredClient,
-        user: object = None,
+        user: Person | None = None,
         scope: str | None = None,
         expires_in: int | None = None,
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
-        """RFC 6749 §5.1 response; no refresh token for client credentials (§4.4.3)."""
+        """RFC 6749 §5.1 response; no refresh token (client credentials: §4.4.3; a person's
+        console asks for a new code while the login session lives). A person's token names
+        the person (`sub`), the account's role and grid; a client's names the client."""
         requested = set(split_scope(scope or ""))  # checked by the grant already
+        if user is not None:
+            token, ttl = self.runtime.issuer.issue(
+                client_id=client.client_id,
+                subject=user.name,
+                scopes=sorted(requested),
+                roles=[user.role],
+                grid=user.grid,
+            )
+            return {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": ttl,
+                "scope": " ".join(sorted(requested)),
+            }
         scopes = sorted(requested or client.scopes)
         token, ttl = self.runtime.issuer.issue(
             client_id=client.client_id,

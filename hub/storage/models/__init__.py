@@ -58,6 +58,7 @@ from hub.storage.models.records import (
     SourceRecord,
     Vaccination,
 )
+from hub.storage.models.staff import AuthorizationCode, StaffSession, StaffUser
 
 __all__ = [
     "CLIENT_AUTH_METHODS",
@@ -69,6 +70,7 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "AuditResidentAccess",
+    "AuthorizationCode",
     "BlockedClient",
     "Case",
     "CaseAssignment",
@@ -106,6 +108,8 @@ __all__ = [
     "RunStatus",
     "SchoolEnrollment",
     "SourceRecord",
+    "StaffSession",
+    "StaffUser",
     "UsedClientAssertion",
     "Vaccination",
     "Visit",
