@@ -45,7 +45,6 @@ from hub.config import Settings
 from hub.crypto.store import field_keys
 from hub.errors import ErrorCode
 from hub.governance.events import EventBus
-from hub.graphiql import hub_graphiql
 from hub.limits.asgi import GraphQLRequestReader, OnRefused, send_refusal
 from hub.limits.refusals import Refusal, bad_request
 from hub.limits.requests import GRAPHQL_RESPONSE_JSON, GraphQLRequest, wants_graphql_response_json
@@ -260,10 +259,6 @@ class HubGraphQL(GraphQL[Context, None]):
                 return
             left = (caller.expires_at - utcnow()).total_seconds() if caller.expires_at else None
             await asyncio.sleep(max(0.0, min(interval, left if left is not None else interval)))
-
-    @property
-    def graphql_ide_html(self) -> str:
-        return hub_graphiql(super().graphql_ide_html)
 
     def encode_json(self, data: Any) -> bytes:
         return orjson.dumps(data)

@@ -45,13 +45,14 @@ async def test_metrics_count_requests_per_route(http: httpx.AsyncClient) -> None
     assert 'gridhub_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics.text
 
 
-async def test_graphiql_shows_a_percent_encoded_purpose_and_encodes_what_is_typed(
+async def test_graphiql_shows_a_chinese_purpose_and_encodes_what_is_typed(
     http: httpx.AsyncClient,
 ) -> None:
     page = await http.get("/graphql", headers={"Accept": "text/html"})
+    script = await http.get("/static/graphiql-hub.js")
 
     assert page.status_code == 200
-    assert "%E5%85%A5%E6%88%B7%E8%B5%B0%E8%AE%BF" in page.text  # 入户走访, percent-encoded
-    assert "parameters.headers || HUB_HEADER_TEMPLATE" in page.text
-    assert "fetch: hubFetch," in page.text
-    assert "encodeURIComponent(value)" in page.text
+    assert '<script src="/static/graphiql-hub.js"></script>' in page.text
+    assert script.status_code == 200
+    assert '"X-Request-Purpose": "入户走访"' in script.text  # the header template
+    assert "encodeURIComponent(value)" in script.text  # non-ASCII values leave percent-encoded
