@@ -174,7 +174,8 @@ async def _resident(
 def _app_state(info: Info) -> Any:
     """The hub app's state (create_app): its audit trail, auth runtime and settings."""
     connection = info.context.request.connection
-    return getattr(getattr(connection, "app", None), "state", None)
+    app = connection.scope.get("app") if connection is not None else None  # `.app` raises
+    return getattr(app, "state", None)
 
 
 def _redactor(info: Info) -> Redactor:
