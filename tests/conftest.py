@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from hub.app import create_app
+from hub.auth.client_secrets import client_secret_key
 from hub.auth.clients import register_client
 from hub.auth.keys import KeyStore
 from hub.auth.policy import DEFAULT_POLICY, Policy, load_policy
@@ -142,6 +143,7 @@ def prod_settings(settings: Settings) -> Settings:
         "env": "prod",
         "audit_key": SecretStr("a" * 64),
         "field_key": SecretStr(master_key(settings).hex()),  # the dev key, given explicitly
+        "client_secret_key": SecretStr(client_secret_key(settings).decode()),  # the dev one too
     }
     return settings.model_copy(update=update)
 

@@ -34,6 +34,7 @@ async def production(prod_settings: Settings) -> AsyncIterator[Starlette]:
     yield app
     if app.state.audit is not None:
         await app.state.audit.writer.stop()
+    await app.state.limits.close()
     await app.state.engine.dispose()
 
 
