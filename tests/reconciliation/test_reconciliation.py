@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.demo.simulators.run import RunningSimulators
 from hub.demo.simulators.world import EDUCATION_STREAM, BadRecord
-from hub.storage.models import Resident
+from hub.storage.models import QuarantinedRecord, Resident
 from tests.conftest import stored_residents
 from tests.reconciliation.conftest import Syncer
 from tests.reconciliation.support import (
@@ -90,3 +90,31 @@ async def _phones_follow_the_register(
     for key in household_ids:
         record = records[key]
         assert residents[record["sfzh"]].phone == record["lxdh"]
+
+
+async def test_a_second_sync_reads_again_only_the_quarantined_records_newer_than_the_cursor(
+    sims: RunningSimulators, hub: AsyncEngine, run_sync: Syncer
+) -> None:
+    """Injected records are stamped newest: quarantined, they never move the cursor, so the
+    next run reads them again (and quarantines them again, one more attempt each) and
+    nothing else. A changed-nothing export is not read again."""
+    invalid = inject_everywhere(sims, BadRecord.INVALID_ID_NUMBER, 2)
+    await run_sync()
+
+    runs = await run_sync()
+
+    bad: Counter[tuple[str, str]] = Counter()
+    for name, ids in invalid.items():
+        if name != EDUCATION_STREAM:
+            bad.update(HUB_STREAMS[name] for _ in ids)
+    for key, summary in runs.items():
+        counts = summary.counts
+        assert (counts.read, counts.quarantined) == (bad[key], bad[key]), key
+    async with hub.connect() as connection:
+        query = select(QuarantinedRecord.attempts).where(
+            QuarantinedRecord.connector != "education_files"
+        )
+        attempts = list(await connection.scalars(query))
+    assert len(attempts) == bad.total()
+    assert set(attempts) == {2}
+    assert await hub_state(hub, sims.world) == expected_state(sims.world)
