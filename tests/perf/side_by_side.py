@@ -63,6 +63,7 @@ from tests.perf.bench_load import (
     statement_count,
     wrk_available,
 )
+from tests.perf.bench_numbers import sample_lookups
 from tests.perf.bench_queries import QUERIES, Lookup, canonical, requests_for
 from tests.perf.bench_report import (
     Sample,
@@ -83,7 +84,6 @@ from tests.perf.bench_servers import (
     Seeded,
     Server,
     bench_cluster,
-    fetch,
     hub_server,
     plain_server,
     postgraphile_server,
@@ -125,14 +125,6 @@ class Config:
             city=scale == "city",
             out=Path(env.get("BENCH_OUT", str(REPO_ROOT / "var" / "bench" / "results.json"))),
         )
-
-
-def sample_lookups(url: str, count: int = LOOKUPS) -> list[Lookup]:
-    """`count` residents spread over the district, the same ones for every system and run."""
-    rows = asyncio.run(
-        fetch(url, "SELECT id, id_number FROM residents ORDER BY md5(id) LIMIT $1", count)
-    )
-    return [Lookup(row["id"], row["id_number"]) for row in rows]
 
 
 def check_same_answers(servers: dict[str, Server], lookups: list[Lookup]) -> None:
@@ -270,8 +262,9 @@ def measure_district(config: Config, url: str, scratch: Path) -> dict[str, Any]:
     _progress(
         f"seeded {seeded.residents:,} residents, {seeded.rows:,} rows in {seeded.seconds:.1f} s"
     )
-    asyncio.run(prepare_roles(url))
-    lookups = sample_lookups(url)
+    copied = asyncio.run(prepare_roles(seeded))
+    _progress(f"opened {copied:,} residents' ID and phone numbers into PostGraphile's clear copy")
+    lookups = sample_lookups(url, seeded.field_key, LOOKUPS)
     meter = StatementMeter(url)
     try:
         with contextlib.ExitStack() as stack:
