@@ -254,13 +254,17 @@ def _tail(path: Path, limit: int = 4000) -> str:
 
 
 def bench_policy(directory: Path) -> Path:
-    """The shipped policy plus a role holding every resident-data scope (sensitive ones too)."""
+    """The shipped policy plus a role holding every resident-data scope (sensitive ones too),
+    with a cost budget no window can spend and no harvest quota: the limits stay on (every
+    request is costed and spends its bucket), but the bench measures answers, not 429s (the
+    default 60,000 a minute is fifteen 100-resident pages)."""
     scopes = sorted((KNOWN_SCOPES - NON_RESIDENT_SCOPES) | {"grid:read"})
     role = (
         f"\n[roles.{BENCH_ROLE}]\n"
         'description = "make bench: every department, sensitive fields included"\n'
         f"scopes = {json.dumps(scopes)}\n"
         'row_scope = "grid"\n'
+        "cost_budget_per_minute = 1_000_000_000_000\n"
     )
     path = directory / "bench-policy.toml"
     path.write_text(DEFAULT_POLICY.read_text(encoding="utf-8") + role, encoding="utf-8")

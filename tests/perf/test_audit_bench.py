@@ -98,7 +98,10 @@ def test_throughput_with_audit_on_and_off(tmp_path: Path) -> None:
     with e2e_database(tmp_path) as database_url:
         seed_database(database_url, tmp_path / "var")
         district = district_code(database_url)
-        env = {"HUB_TOKEN_TTL_SECONDS": "3600"}
+        # The seed's master key (generated into its var dir in dev) for both servers, whose
+        # var dirs differ: without it each would make its own and open no sealed value.
+        field_key = (tmp_path / "var" / "field.key").read_text(encoding="utf-8").strip()
+        env = {"HUB_TOKEN_TTL_SECONDS": "3600", "HUB_FIELD_KEY": field_key}
         with (
             run_hub(database_url, tmp_path / "off", HUB_AUDIT_ENABLED="false", **env) as off,
             run_hub(database_url, tmp_path / "on", HUB_AUDIT_ENABLED="true", **env) as on,
