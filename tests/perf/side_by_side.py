@@ -5,7 +5,10 @@ Run from the repository root (`make bench` does, after `npm ci` in tests/perf/po
     .venv/bin/python -m tests.perf.side_by_side
 
 1. A throwaway PostgreSQL cluster (pg_stat_statements preloaded); `hub seed --scale jinshui
-   --residents 20000` into it, timed; a login role per measured system.
+   --residents 20000` into it, timed, under a master key of the run's own; a login role per
+   measured system. ID and phone numbers are stored sealed: the hub and the plain route open
+   them with the key ring (lookups through the blind index); PostGraphile, which cannot,
+   reads a clear-text copy made for it after seeding (tests/perf/bench_numbers.py).
 2. Three servers, one process each: `hub serve` (one uvicorn worker, audit on, a real token
    from /oauth/token, X-Request-Purpose), PostGraphile v5 (Node 22), the plain route.
 3. Every system's answer to every query is reduced to one canonical form and must be
