@@ -5,8 +5,10 @@ Every system answers the same question with the same data; only the request diff
 - the hub: GraphQL at /graphql (bearer token, X-Request-Purpose, audit on);
 - PostGraphile v5 (amber preset): GraphQL at /graphql over the same tables; its generated
   schema has no department groups (`health { … }`), so the record lists are aliased on
-  `Resident`, `id` is its global node id (the column is `rowId`), and `age` and
-  `maskedIdNumber` are computed columns from tests/perf/postgraphile/setup.sql;
+  `Resident`, `id` is its global node id (the column is `rowId`), and `age`,
+  `maskedIdNumber`, `idNumber` and `phone` are computed columns from
+  tests/perf/postgraphile/setup.sql (the last three read a clear-text copy of the numbers
+  the hub stores sealed: tests/perf/bench_numbers.py);
 - the plain route (tests/perf/plain_route.py): GET /page, /resident?id=…, /resident?idNumber=…,
   answering with the hub's JSON shape.
 
@@ -85,9 +87,10 @@ POSTGRAPHILE_FIELDS = (
 POSTGRAPHILE_BY_ID = (
     f"query ById($id: String!) {{ residentByRowId(rowId: $id) {{ {POSTGRAPHILE_FIELDS} }} }}"
 )
-# A unique constraint on residents.id_number gives PostGraphile this lookup (plain column:
-# PostGraphile has no blind index; should the hub store ID numbers encrypted one day,
-# PostGraphile and the plain route keep reading this plain column).
+# The hub stores ID numbers sealed and finds one through a keyed blind index; PostGraphile can
+# do neither. setup.sql gives it `resident_by_id_number` (this field) over a clear-text copy
+# of the numbers made for the benchmark (bench_resident_numbers, unique index on id_number),
+# and idNumber, phone and maskedIdNumber as computed columns reading that copy.
 POSTGRAPHILE_BY_ID_NUMBER = (
     "query ByIdNumber($idNumber: String!) { residentByIdNumber(idNumber: $idNumber) "
     f"{{ {POSTGRAPHILE_FIELDS} }} }}"

@@ -4,10 +4,12 @@
   (a start-time setting: pgcluster has no parameter for it, so its SERVER_SETTINGS are
   extended for the duration of this process's cluster start).
 - `seed_district(url, residents)`: `hub db upgrade` and `hub seed --scale jinshui` in
-  subprocesses, timed.
-- `prepare_roles(url)`: a login role per measured system besides the hub (which stays
+  subprocesses, timed, under a master key of the run's own (HUB_FIELD_KEY, `Seeded.field_key`)
+  that every process opening residents' sealed numbers is given.
+- `prepare_roles(seeded)`: a login role per measured system besides the hub (which stays
   `postgres`) and one for the observer, so pg_stat_statements counts each one's statements
-  apart; PostGraphile's setup (tests/perf/postgraphile/setup.sql).
+  apart; PostGraphile's setup (tests/perf/postgraphile/setup.sql) and the clear-text copy of
+  ID and phone numbers it reads (tests/perf/bench_numbers.py).
 - `hub_server`, `postgraphile_server`, `plain_server`: one process each, ready when they
   yield a `Server` (origin, pid, request headers).
 """
@@ -18,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -34,6 +37,7 @@ from sqlalchemy.engine import make_url
 from hub.auth.policy import DEFAULT_POLICY, KNOWN_SCOPES, NON_RESIDENT_SCOPES
 from tests import pgcluster
 from tests.e2e.conftest import run_hub
+from tests.perf.bench_numbers import fill_clear_copy
 
 PERF_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PERF_DIR.parents[1]
@@ -61,7 +65,8 @@ class Server:
 
 @dataclass(frozen=True)
 class Seeded:
-    """A seeded database: its SQLAlchemy URL, the district's root grid, how long seeding took."""
+    """A seeded database: its SQLAlchemy URL, the district's root grid, how long seeding took,
+    and the master key (HUB_FIELD_KEY) its residents' numbers are sealed under."""
 
     url: str
     district: str
@@ -69,6 +74,7 @@ class Seeded:
     residents: int
     rows: int
     seconds: float
+    field_key: str
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
@@ -128,7 +134,8 @@ def hub_env(url: str, var_dir: Path, **extra: str) -> dict[str, str]:
 
 def seed_district(url: str, residents: int, var_dir: Path, *, seed: int = 11) -> Seeded:
     """Migrate and seed the Jinshui grid with `residents` people; wall time of `hub seed`."""
-    env = hub_env(url, var_dir)
+    field_key = secrets.token_hex(32)
+    env = hub_env(url, var_dir, HUB_FIELD_KEY=field_key)
     _run([str(HUB_BIN), "db", "upgrade"], env=env)
     command = [str(HUB_BIN), "seed", "--scale", "jinshui", "--residents", str(residents)]
     started = time.perf_counter()
@@ -144,11 +151,14 @@ def seed_district(url: str, residents: int, var_dir: Path, *, seed: int = 11) ->
         residents=summary["counts"]["residents"],
         rows=sum(summary["counts"].values()),
         seconds=seconds,
+        field_key=field_key,
     )
 
 
-async def prepare_roles(url: str) -> None:
-    """Roles per system, pg_stat_statements and PostGraphile's setup, after seeding."""
+async def prepare_roles(seeded: Seeded) -> int:
+    """Roles per system, pg_stat_statements and PostGraphile's setup, after seeding; the
+    clear-text copy of residents' numbers filled (how many)."""
+    url = seeded.url
     setup = (POSTGRAPHILE_DIR / "setup.sql").read_text(encoding="utf-8")
     await admin(
         url,
@@ -159,6 +169,7 @@ async def prepare_roles(url: str) -> None:
         f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {ROLES['plain']}",
         setup,
     )
+    return await fill_clear_copy(url, dsn(url), seeded.field_key)
 
 
 def _login_role(role: str) -> str:
@@ -243,13 +254,17 @@ def _tail(path: Path, limit: int = 4000) -> str:
 
 
 def bench_policy(directory: Path) -> Path:
-    """The shipped policy plus a role holding every resident-data scope (sensitive ones too)."""
+    """The shipped policy plus a role holding every resident-data scope (sensitive ones too),
+    with a cost budget no window can spend and no harvest quota: the limits stay on (every
+    request is costed and spends its bucket), but the bench measures answers, not 429s (the
+    default 60,000 a minute is fifteen 100-resident pages)."""
     scopes = sorted((KNOWN_SCOPES - NON_RESIDENT_SCOPES) | {"grid:read"})
     role = (
         f"\n[roles.{BENCH_ROLE}]\n"
         'description = "make bench: every department, sensitive fields included"\n'
         f"scopes = {json.dumps(scopes)}\n"
         'row_scope = "grid"\n'
+        "cost_budget_per_minute = 1_000_000_000_000\n"
     )
     path = directory / "bench-policy.toml"
     path.write_text(DEFAULT_POLICY.read_text(encoding="utf-8") + role, encoding="utf-8")
@@ -264,6 +279,7 @@ def hub_server(seeded: Seeded, directory: Path, **env: str) -> Iterator[Server]:
         "HUB_POLICY": str(bench_policy(directory)),
         "HUB_TOKEN_TTL_SECONDS": "86400",
         "HUB_AUDIT_ENABLED": "true",
+        "HUB_FIELD_KEY": seeded.field_key,
         **env,
     }
     with run_hub(seeded.url, directory, district=seeded.district, **settings) as hub:
@@ -298,13 +314,15 @@ def postgraphile_server(seeded: Seeded, directory: Path) -> Iterator[Server]:
 
 @contextlib.contextmanager
 def plain_server(seeded: Seeded, directory: Path) -> Iterator[Server]:
-    """tests/perf/plain_route.py under one uvicorn worker, as role bench_plain."""
+    """tests/perf/plain_route.py under one uvicorn worker, as role bench_plain, given the
+    master key to open residents' sealed numbers with (as the hub is)."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "BENCH_"))},
         "BENCH_PLAIN_DSN": dsn(seeded.url, user=ROLES["plain"]),
         "BENCH_PLAIN_WITHIN": seeded.district_path,
         "BENCH_PLAIN_POOL": str(POOL_SIZE),
+        "BENCH_PLAIN_FIELD_KEY": seeded.field_key,
     }
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "tests.perf.plain_route:create_app",

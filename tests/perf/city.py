@@ -33,7 +33,8 @@ from tests.perf.bench_load import (
     run_wrk,
     statement_count,
 )
-from tests.perf.bench_queries import Lookup, Request, graphql_request, requests_for
+from tests.perf.bench_numbers import sample_lookups
+from tests.perf.bench_queries import Request, graphql_request, requests_for
 from tests.perf.bench_servers import (
     ROLES,
     Seeded,
@@ -152,10 +153,7 @@ def measure_city(config: Config, url: str, scratch: Path) -> dict[str, Any]:
     )
     asyncio.run(admin(city_url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "ANALYZE"))
     street, street_residents = asyncio.run(_largest_street(city_url))
-    rows = asyncio.run(
-        fetch(city_url, "SELECT id, id_number FROM residents ORDER BY md5(id) LIMIT 1000")
-    )
-    lookups = [Lookup(row["id"], row["id_number"]) for row in rows]
+    lookups = sample_lookups(city_url, seeded.field_key, 1000)
     meter = StatementMeter(city_url)
     results: dict[str, Any] = {}
     try:

@@ -3,7 +3,7 @@
 Serve it with one uvicorn worker (the benchmark does)::
 
     BENCH_PLAIN_DSN=postgresql://bench_plain@127.0.0.1:PORT/DB BENCH_PLAIN_WITHIN=410105/ \\
-        uvicorn --factory tests.perf.plain_route:create_app
+        BENCH_PLAIN_FIELD_KEY=<HUB_FIELD_KEY> uvicorn --factory tests.perf.plain_route:create_app
 
 It runs the SELECTs the hub's data loaders run for the same question, one after the other on
 one pooled connection, outside any transaction, with `= ANY($1)` array parameters and
@@ -13,6 +13,13 @@ always a custom plan, and builds the hub's JSON answer directly:
   (`BENCH_PLAIN_WITHIN`), their count, grids, households, tags and every department record
   (nine tables, newest first): 14 statements;
 - GET /resident?id=… or ?idNumber=…: the resident inside the subtree and its grid: 2.
+
+ID and phone numbers are stored sealed (hub/crypto); like the hub, and like any Python service
+over this database would have to, the route opens them per row with the database's key ring
+(hub.crypto, loaded once at start-up under BENCH_PLAIN_FIELD_KEY, the master key) and finds
+an ID number through the keyed blind index (`id_number_index = ANY(…)`, one value per
+searchable key). The page opens the ID number only (for maskedIdNumber); the lookups open
+both.
 
 No token, no purpose check, no audit: it is the floor the hub's request path is measured
 against, not a second implementation of the hub.
@@ -29,18 +36,22 @@ from typing import Any
 
 import asyncpg
 import orjson
+from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.clock import age_on, local_today
+from hub.crypto.columns import ID_NUMBER, PHONE
+from hub.crypto.ring import KeyRing
 from hub.identity import IdNumberError, mask_id_number, normalize_id_number
 from hub.storage.grids import path_upper_bound
+from tests.perf.bench_numbers import key_ring
 
 RESIDENT_COLUMNS = (
-    "id, id_number, name, gender, birth_date, phone, address, household_id, grid_code, "
-    "grid_path, created_at, updated_at"
+    "id, id_number_encrypted, name, gender, birth_date, phone_encrypted, address, household_id, "
+    "grid_code, grid_path, created_at, updated_at"
 )
 IN_SUBTREE = "grid_path >= $1 AND grid_path < $2"
 PAGE = (
@@ -48,7 +59,9 @@ PAGE = (
 )
 COUNT = f"SELECT count(*) FROM residents WHERE {IN_SUBTREE}"
 BY_ID = f"SELECT {RESIDENT_COLUMNS} FROM residents WHERE id = $3 AND {IN_SUBTREE}"
-BY_ID_NUMBER = f"SELECT {RESIDENT_COLUMNS} FROM residents WHERE id_number = $3 AND {IN_SUBTREE}"
+BY_ID_NUMBER = (
+    f"SELECT {RESIDENT_COLUMNS} FROM residents WHERE id_number_index = ANY($3) AND {IN_SUBTREE}"
+)
 GRIDS = "SELECT code, name, level, parent_code, path, created_at FROM grids WHERE code = ANY($1)"
 HOUSEHOLDS = "SELECT id, number, address, grid_code, created_at FROM households WHERE id = ANY($1)"
 TAGS = "SELECT resident_id, tag FROM resident_tags WHERE resident_id = ANY($1)"
@@ -96,10 +109,12 @@ def _default(value: Any) -> Any:
 
 
 class PlainRoutes:
-    """The routes over one asyncpg pool; `within` is the caller's subtree path."""
+    """The routes over one asyncpg pool; `within` is the caller's subtree path, `ring` the
+    database's field keys."""
 
-    def __init__(self, pool: asyncpg.Pool, within: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, within: str, ring: KeyRing) -> None:
         self.pool = pool
+        self.ring = ring
         self.bounds = (within, path_upper_bound(within))
 
     async def page(self, request: Request) -> Response:
@@ -141,7 +156,9 @@ class PlainRoutes:
                 "id": resident_id,
                 "name": row["name"],
                 "age": age_on(row["birth_date"], today),
-                "maskedIdNumber": mask_id_number(row["id_number"]),
+                "maskedIdNumber": mask_id_number(
+                    self.ring.open(ID_NUMBER, row["id_number_encrypted"])
+                ),
                 "tags": sorted(tags[resident_id]),
                 "grid": grids.get(row["grid_code"]),
                 "household": households.get(row["household_id"]),
@@ -152,12 +169,13 @@ class PlainRoutes:
 
     async def resident(self, request: Request) -> Response:
         params = request.query_params
+        key: str | list[bytes]
         if "idNumber" in params:
             try:
                 number = normalize_id_number(params["idNumber"])
             except IdNumberError as error:
                 return _json({"errors": [{"message": str(error)}]}, 400)
-            query, key = BY_ID_NUMBER, number
+            query, key = BY_ID_NUMBER, self.ring.indexes(ID_NUMBER, number)
         else:
             query, key = BY_ID, params.get("id", "")
         async with self.pool.acquire() as connection:
@@ -166,14 +184,15 @@ class PlainRoutes:
         if row is None:
             return _json({"data": {"resident": None}})
         grid = grids.get(row["grid_code"])
+        id_number = self.ring.open(ID_NUMBER, row["id_number_encrypted"])
         resident = {
             "id": row["id"],
             "name": row["name"],
             "gender": row["gender"],
             "birthDate": _iso(row["birth_date"]),
-            "maskedIdNumber": mask_id_number(row["id_number"]),
-            "idNumber": row["id_number"],
-            "phone": row["phone"],
+            "maskedIdNumber": mask_id_number(id_number),
+            "idNumber": id_number,
+            "phone": self.ring.open_optional(PHONE, row["phone_encrypted"]),
             "address": row["address"],
             "grid": None if grid is None else {"code": grid["code"]},
         }
@@ -194,8 +213,10 @@ def _iso(day: date) -> str:
 
 
 def create_app() -> Starlette:
-    """The app, configured from BENCH_PLAIN_DSN, BENCH_PLAIN_WITHIN and BENCH_PLAIN_POOL."""
+    """The app, configured from BENCH_PLAIN_DSN, BENCH_PLAIN_WITHIN, BENCH_PLAIN_FIELD_KEY and
+    BENCH_PLAIN_POOL."""
     dsn = os.environ["BENCH_PLAIN_DSN"]
+    field_key = os.environ["BENCH_PLAIN_FIELD_KEY"]
     within = os.environ["BENCH_PLAIN_WITHIN"]
     size = int(os.environ.get("BENCH_PLAIN_POOL", "10"))
     routes: list[PlainRoutes] = []
@@ -223,7 +244,9 @@ def create_app() -> Starlette:
             reset=_keep,
             server_settings={"plan_cache_mode": "force_custom_plan"},
         )
-        routes.append(PlainRoutes(pool, within))
+        database_url = make_url(dsn).set(drivername="postgresql+asyncpg")
+        ring = await key_ring(database_url.render_as_string(hide_password=False), field_key)
+        routes.append(PlainRoutes(pool, within, ring))
         try:
             yield
         finally:

@@ -5,7 +5,10 @@ Run from the repository root (`make bench` does, after `npm ci` in tests/perf/po
     .venv/bin/python -m tests.perf.side_by_side
 
 1. A throwaway PostgreSQL cluster (pg_stat_statements preloaded); `hub seed --scale jinshui
-   --residents 20000` into it, timed; a login role per measured system.
+   --residents 20000` into it, timed, under a master key of the run's own; a login role per
+   measured system. ID and phone numbers are stored sealed: the hub and the plain route open
+   them with the key ring (lookups through the blind index); PostGraphile, which cannot,
+   reads a clear-text copy made for it after seeding (tests/perf/bench_numbers.py).
 2. Three servers, one process each: `hub serve` (one uvicorn worker, audit on, a real token
    from /oauth/token, X-Request-Purpose), PostGraphile v5 (Node 22), the plain route.
 3. Every system's answer to every query is reduced to one canonical form and must be
@@ -63,6 +66,7 @@ from tests.perf.bench_load import (
     statement_count,
     wrk_available,
 )
+from tests.perf.bench_numbers import sample_lookups
 from tests.perf.bench_queries import QUERIES, Lookup, canonical, requests_for
 from tests.perf.bench_report import (
     Sample,
@@ -83,7 +87,6 @@ from tests.perf.bench_servers import (
     Seeded,
     Server,
     bench_cluster,
-    fetch,
     hub_server,
     plain_server,
     postgraphile_server,
@@ -125,14 +128,6 @@ class Config:
             city=scale == "city",
             out=Path(env.get("BENCH_OUT", str(REPO_ROOT / "var" / "bench" / "results.json"))),
         )
-
-
-def sample_lookups(url: str, count: int = LOOKUPS) -> list[Lookup]:
-    """`count` residents spread over the district, the same ones for every system and run."""
-    rows = asyncio.run(
-        fetch(url, "SELECT id, id_number FROM residents ORDER BY md5(id) LIMIT $1", count)
-    )
-    return [Lookup(row["id"], row["id_number"]) for row in rows]
 
 
 def check_same_answers(servers: dict[str, Server], lookups: list[Lookup]) -> None:
@@ -270,8 +265,9 @@ def measure_district(config: Config, url: str, scratch: Path) -> dict[str, Any]:
     _progress(
         f"seeded {seeded.residents:,} residents, {seeded.rows:,} rows in {seeded.seconds:.1f} s"
     )
-    asyncio.run(prepare_roles(url))
-    lookups = sample_lookups(url)
+    copied = asyncio.run(prepare_roles(seeded))
+    _progress(f"opened {copied:,} residents' ID and phone numbers into PostGraphile's clear copy")
+    lookups = sample_lookups(url, seeded.field_key, LOOKUPS)
     meter = StatementMeter(url)
     try:
         with contextlib.ExitStack() as stack:

@@ -37,6 +37,7 @@ from tests.e2e.conftest import (
     run_hub,
     seed_database,
 )
+from tests.security.conftest import write_policy
 
 QUERIES = {
     "me": "{ me { clientId } }",
@@ -46,6 +47,19 @@ QUERIES = {
         "} } } }"
     ),
 }
+# The service-center clerk's scopes with a budget no round spends: the limits stay on for both
+# servers, but the shipped 100,000 a minute would answer most pages with 429 (RATE_LIMITED).
+BENCH_ROLE = """
+
+[roles.bench_clerk]
+description = "benchmark only: a service-center clerk's scopes, an endless budget"
+scopes = [
+  "resident:basic", "resident:pii", "grid:read", "health:read", "social:read",
+  "education:read", "police:read", "cases:read", "cases:write",
+]
+row_scope = "grid"
+cost_budget_per_minute = 1_000_000_000_000
+"""
 CONCURRENCY = 32
 DURATION = 6.0
 ROUNDS = 6
@@ -98,15 +112,23 @@ def test_throughput_with_audit_on_and_off(tmp_path: Path) -> None:
     with e2e_database(tmp_path) as database_url:
         seed_database(database_url, tmp_path / "var")
         district = district_code(database_url)
-        env = {"HUB_TOKEN_TTL_SECONDS": "3600"}
+        # The seed's master key (generated into its var dir in dev) for both servers, whose
+        # var dirs differ: without it each would make its own and open no sealed value.
+        field_key = (tmp_path / "var" / "field.key").read_text(encoding="utf-8").strip()
+        policy = tmp_path / "bench-policy"
+        policy.mkdir()
+        env = {
+            "HUB_TOKEN_TTL_SECONDS": "3600",
+            "HUB_FIELD_KEY": field_key,
+            "HUB_POLICY": str(write_policy(policy, BENCH_ROLE)),
+        }
         with (
             run_hub(database_url, tmp_path / "off", HUB_AUDIT_ENABLED="false", **env) as off,
             run_hub(database_url, tmp_path / "on", HUB_AUDIT_ENABLED="true", **env) as on,
         ):
             hubs = {"off": off, "on": on}
             headers = {
-                name: hub.caller_headers("service_center_clerk", grid=district)
-                for name, hub in hubs.items()
+                name: hub.caller_headers("bench_clerk", grid=district) for name, hub in hubs.items()
             }
             rounds = {name: _alternating(hubs, headers, query) for name, query in QUERIES.items()}
             checkpoints = list((tmp_path / "on" / "var" / "audit-checkpoints").glob("*.jsonl"))

@@ -85,7 +85,14 @@ def test_throughput_with_limits_on_and_off(tmp_path: Path) -> None:
         district = district_code(database_url)
         policy = tmp_path / "bench-policy"
         policy.mkdir()
-        env = {"HUB_TOKEN_TTL_SECONDS": "3600", "HUB_POLICY": str(write_policy(policy, BENCH_ROLE))}
+        # The seed's master key (generated into its var dir in dev) for both servers, whose
+        # var dirs differ: without it each would make its own and open no sealed value.
+        field_key = (tmp_path / "var" / "field.key").read_text(encoding="utf-8").strip()
+        env = {
+            "HUB_TOKEN_TTL_SECONDS": "3600",
+            "HUB_POLICY": str(write_policy(policy, BENCH_ROLE)),
+            "HUB_FIELD_KEY": field_key,
+        }
         hubs = {
             side: servers.enter_context(
                 run_hub(
