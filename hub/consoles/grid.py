@@ -1,8 +1,8 @@
 """The grid worker's console: the residents of my grid with their care tags, and my work.
 
 Residents come from `residents(grid:)` (the hub's row scope keeps them to the worker's
-subtree). Households due a visit, my cases and my patrols come from the grid-governance API
-when the hub serves it (`GOVERNANCE` below asks the schema); until then the page says so.
+subtree). Households due a visit, my cases, unpatrolled grids and a KPI strip come from the
+grid-governance API (`hub/consoles/grid_work.py`), each only for a person whose scopes allow it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.consoles.graphql import ConsoleGraphQL
+from hub.consoles.grid_work import GridWork, GridWorkLoader
 from hub.consoles.templating import render
 
 GRID_PURPOSE = "网格日常管理"
@@ -37,12 +38,12 @@ query MyGrid($filter: ResidentFilter, $first: Int!, $after: String) {
   }
 }
 """
-GOVERNANCE = '{ __type(name: "Query") { fields { name } } }'
 
 
 class GridConsole:
     def __init__(self, graphql: ConsoleGraphQL) -> None:
         self.graphql = graphql
+        self.work = GridWorkLoader(graphql, GRID_PURPOSE)
 
     async def page(self, request: Request) -> Response:
         console = request.state.console
@@ -56,6 +57,8 @@ class GridConsole:
             request, console, RESIDENTS, variables, purpose=GRID_PURPOSE
         )
         data = result.data or {}
+        grid = ((data.get("me") or {}).get("grid") or {}).get("code")
+        work = await self.work.load(request, console, str(grid)) if grid else GridWork()
         context = {
             "me": data.get("me"),
             "residents": data.get("residents"),
@@ -63,6 +66,6 @@ class GridConsole:
             "tags": TAGS,
             "tag_names": TAG_NAMES,
             "tag": tag,
-            "governance": False,  # the grid-governance API is not on this hub yet
+            "work": work,
         }
         return render(request, "grid.html", context)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -149,6 +151,60 @@ def test_grid_worker_sees_the_residents_of_the_grid_with_care_tags(
     assert rows.count() >= 1
     assert console_hub.other_resident["name"] not in page.inner_text("[data-testid=grid-residents]")
     shoot(page, screenshots, "grid-street")
+
+
+def _report_case_as_a_worker(hub: ConsoleHub, description: str) -> str:
+    """A fresh (not overdue) case in a building grid of the worker's street, through the API."""
+    client = hub.hub.register_client("grid_worker", grid=hub.street)
+    headers = {
+        "Authorization": f"Bearer {hub.hub.token(client)}",
+        "X-Request-Purpose": quote("网格日常管理", safe=""),
+    }
+    grids = hub.hub.graphql(
+        f'{{ gridsWithoutPatrol(grid: "{hub.street}") {{ code }} }}', headers=headers
+    )
+    building = grids["data"]["gridsWithoutPatrol"][0]["code"]
+    reported = hub.hub.graphql(
+        "mutation($key: String!, $grid: ID!, $text: String!) { reportCase(idempotencyKey: $key,"
+        " grid: $grid, case: {category: LIVELIHOOD, subtype: ELEVATOR, description: $text})"
+        " { id state overdue } }",
+        {"key": secrets.token_hex(8), "grid": building, "text": description},
+        headers=headers,
+    )
+    case = reported["data"]["reportCase"]
+    assert case["state"] == "REPORTED"
+    assert case["overdue"] is False
+    return str(case["id"])
+
+
+def test_grid_worker_sees_due_households_open_cases_overdue_first_and_unpatrolled_grids(
+    context: Any, console_hub: ConsoleHub, screenshots: Path
+) -> None:
+    description = f"3号楼电梯停运 {secrets.token_hex(2)}"
+    case_id = _report_case_as_a_worker(console_hub, description)
+    page = context.new_page()
+    sign_in(page, console_hub, "worker", start="/console/grid")
+    due = page.locator("[data-testid=grid-due-visits] tbody tr")
+    assert due.count() >= 1
+    assert "2026" in due.first.inner_text() or "未走访" in due.first.inner_text()
+    cases = page.locator("[data-testid=grid-cases] tbody tr")
+    flags = [cases.nth(i).get_attribute("data-overdue") == "true" for i in range(cases.count())]
+    assert flags == sorted(flags, reverse=True), flags  # every overdue case before the others
+    fresh = page.locator(f"[data-testid=grid-cases] tr[data-case='{case_id}']")
+    assert description in fresh.inner_text()
+    assert "已上报" in fresh.inner_text()
+    if any(flags):
+        assert "已超期" in cases.first.inner_text()
+    unpatrolled = page.locator("[data-testid=grid-unpatrolled] .tag")
+    assert unpatrolled.count() >= 1
+    assert page.locator("[data-testid=grid-kpis] [data-kpi=visitCoverage]").count() == 1
+    shoot(page, screenshots, "grid-street")
+    page.click("a.lang")
+    page.wait_for_load_state()
+    assert "My cases" in page.inner_text("body")
+    assert "Grids not patrolled today" in page.inner_text("body")
+    page.click("a.lang")  # back to Chinese for the tests after this one
+    page.wait_for_load_state()
 
 
 def test_admin_sees_connectors_quarantine_clients_and_users(
