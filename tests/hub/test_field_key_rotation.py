@@ -234,6 +234,7 @@ async def quick_app(settings: Any) -> AsyncIterator[Starlette]:
     yield app
     if app.state.audit is not None:
         await app.state.audit.writer.stop()
+    await app.state.limits.close()
     await app.state.engine.dispose()
 
 
