@@ -401,6 +401,15 @@ class Clients:
         return GraphQLClient(self.http, headers)
 
 
+async def close_app(app: Starlette) -> None:
+    """What the lifespan does when a server stops: the audit writer, the limits' own engine,
+    the request engine (an app a test builds itself must close all three)."""
+    if app.state.audit is not None:
+        await app.state.audit.writer.stop()
+    await app.state.limits.close()
+    await app.state.engine.dispose()
+
+
 @pytest.fixture
 async def app(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
@@ -413,10 +422,7 @@ async def app(
     app = create_app(settings, password_hasher=FAST_HASHER)
     yield app
     assert DIFFERENCES == [], "the compiled and standard executors answered differently"
-    if app.state.audit is not None:  # what the lifespan does when a server stops
-        await app.state.audit.writer.stop()
-    await app.state.limits.close()
-    await app.state.engine.dispose()
+    await close_app(app)
 
 
 @pytest.fixture

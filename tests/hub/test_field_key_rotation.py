@@ -33,6 +33,7 @@ from tests.conftest import (
     Clients,
     GraphQLClient,
     World,
+    close_app,
     quarantine_rows,
     stored_residents,
 )
@@ -232,10 +233,7 @@ async def quick_app(settings: Any) -> AsyncIterator[Starlette]:
         password_hasher=FAST_HASHER,
     )
     yield app
-    if app.state.audit is not None:
-        await app.state.audit.writer.stop()
-    await app.state.limits.close()
-    await app.state.engine.dispose()
+    await close_app(app)
 
 
 # Writes run while the lookups do: the two executors would see different data in turn.

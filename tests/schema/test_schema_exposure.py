@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from hub.app import create_app
 from hub.auth.policy import load_policy
 from hub.config import Settings
-from tests.conftest import FAST_HASHER, Clients, GraphQLClient, World
+from tests.conftest import FAST_HASHER, Clients, GraphQLClient, World, close_app
 
 POLICY = load_policy()
 ROLES = sorted(POLICY.roles)
@@ -32,10 +32,7 @@ INTROSPECTION = {
 async def production(prod_settings: Settings) -> AsyncIterator[Starlette]:
     app = create_app(prod_settings, password_hasher=FAST_HASHER)
     yield app
-    if app.state.audit is not None:
-        await app.state.audit.writer.stop()
-    await app.state.limits.close()
-    await app.state.engine.dispose()
+    await close_app(app)
 
 
 @pytest.fixture
