@@ -34,12 +34,13 @@ query DueVisits($grid: ID!, $first: Int!) {
 }
 """
 CASES = """
-query MyCases($filter: CaseFilter, $first: Int!) {
-  cases(filter: $filter, first: $first) {
-    totalCount
-    edges { node { id state category subtype description location dueAt overdue reportedAt
-      grid { code name } holdingGrid { code name } } }
-  }
+query MyCases($open: CaseFilter, $overdue: CaseFilter, $first: Int!) {
+  overdue: cases(filter: $overdue, first: $first) { totalCount ...Shown }
+  open: cases(filter: $open, first: $first) { totalCount ...Shown }
+}
+fragment Shown on CaseConnection {
+  edges { node { id state category subtype description location dueAt overdue reportedAt
+    grid { code name } holdingGrid { code name } } }
 }
 """
 PATROLS = """
@@ -67,6 +68,7 @@ class GridWork:
     due: list[dict[str, Any]] | None = None
     cases: list[dict[str, Any]] | None = None
     cases_total: int = 0
+    cases_overdue: int = 0
     unpatrolled: list[dict[str, Any]] | None = None
     kpis: list[dict[str, Any]] | None = None
     month: str = ""
@@ -90,6 +92,17 @@ def overdue_first(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(
         nodes, key=lambda n: (not n.get("overdue"), n.get("dueAt") is None, n.get("dueAt") or "")
     )
+
+
+def cases_shown(
+    overdue: dict[str, Any] | None, open_: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The page's case list: every overdue case the overdue page holds, then the other open
+    cases, at most CASES_SHOWN. Overdue cases are asked for on their own, so one older than
+    the first page of open cases is still shown first."""
+    edges = [*((overdue or {}).get("edges") or []), *((open_ or {}).get("edges") or [])]
+    unique = {str((edge.get("node") or {}).get("id")): edge for edge in edges}
+    return overdue_first(list(unique.values()))[:CASES_SHOWN]
 
 
 def kpi_row(name: str, entry: dict[str, Any] | None) -> dict[str, Any]:
@@ -127,15 +140,18 @@ class GridWorkLoader:
             if rows is None:
                 work.errors["due"] = result.first_message() or "—"
         if "cases:read" in scopes:
+            open_cases = {"grid": grid, "states": list(OPEN_STATES)}
             variables = {
-                "filter": {"grid": grid, "states": list(OPEN_STATES)},
+                "open": open_cases,
+                "overdue": {**open_cases, "overdue": True},
                 "first": CASES_SHOWN,
             }
             result = await self._ask(request, console, CASES, variables)
-            page = (result.data or {}).get("cases")
-            work.cases = overdue_first(list((page or {}).get("edges") or []))
+            overdue, page = ((result.data or {}).get(part) for part in ("overdue", "open"))
+            work.cases = cases_shown(overdue, page)
             work.cases_total = int((page or {}).get("totalCount") or 0)
-            if page is None:
+            work.cases_overdue = int((overdue or {}).get("totalCount") or 0)
+            if page is None or overdue is None:
                 work.errors["cases"] = result.first_message() or "—"
         if "kpi:read" in scopes:
             result = await self._ask(request, console, PATROLS, {"grid": grid, "day": work.today})

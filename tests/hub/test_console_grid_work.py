@@ -14,10 +14,12 @@ from hub.consoles import grid
 from hub.consoles.grid import RESIDENTS
 from hub.consoles.grid_work import (
     CASES,
+    CASES_SHOWN,
     DUE,
     KPI_FIELDS,
     KPIS,
     PATROLS,
+    cases_shown,
     due_by,
     kpi_row,
     overdue_first,
@@ -44,6 +46,30 @@ def test_overdue_cases_come_first_then_by_deadline_then_those_without_one() -> N
         {"node": {"id": "e", "overdue": True, "dueAt": "2026-08-01T00:00:00+00:00"}},
     ]
     assert [n["id"] for n in overdue_first(edges)] == ["e", "c", "d", "b", "a"]
+
+
+def test_an_overdue_case_beyond_the_first_page_of_open_cases_is_still_shown_first() -> None:
+    fresh = [
+        {
+            "node": {
+                "id": f"n{i}",
+                "overdue": False,
+                "dueAt": f"2026-12-{10 + i % 20:02d}T00:00:00+00:00",
+            }
+        }
+        for i in range(CASES_SHOWN)
+    ]
+    old = {"node": {"id": "late", "overdue": True, "dueAt": "2026-01-05T00:00:00+00:00"}}
+    shown = cases_shown({"edges": [old]}, {"edges": fresh})
+    assert len(shown) == CASES_SHOWN
+    assert shown[0]["id"] == "late"
+    assert len({node["id"] for node in shown}) == CASES_SHOWN  # listed once, though on both pages
+
+
+def test_a_missing_page_of_cases_shows_what_the_other_holds() -> None:
+    case = {"node": {"id": "a", "overdue": False, "dueAt": None}}
+    assert [n["id"] for n in cases_shown(None, {"edges": [case]})] == ["a"]
+    assert cases_shown(None, None) == []
 
 
 def test_kpi_figures_show_rates_as_percentages_counts_as_numbers_and_gaps_as_a_dash() -> None:
