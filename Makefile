@@ -75,11 +75,15 @@ $(BENCH_NODE)/node_modules/.package-lock.json: $(BENCH_NODE)/package.json $(BENC
 # 20,000 residents on a throwaway PostgreSQL, hub vs PostGraphile vs plain route, table printed,
 # var/bench/results.json written (tests/perf/side_by_side.py; needs wrk: apt-get install wrk).
 # ~8 minutes on a quiet machine; longer while the hub's page takes tens of seconds under load.
+# Then what the limits cost on the 100-resident page (tests/perf/test_limits_bench.py, ~5 min:
+# CPU per request with limits on, off and a control, and the limits' share of the CPU by py-spy).
 # BENCH_SCALE=city adds the 1,000,000-resident run of the hub (seeding alone takes a while);
 # BENCH_ALL=1 adds the audit-cost and connector benchmarks (pytest tests/perf, ~10 minutes).
 bench: install $(BENCH_NODE)/node_modules/.package-lock.json
 	$(PY) -m tests.perf.side_by_side
-	@if [ -n "$(BENCH_ALL)" ]; then $(PY) -m pytest tests/perf -p no:cacheprovider -s; fi
+	$(PY) -m pytest tests/perf/test_limits_bench.py -p no:cacheprovider -q -s
+	@if [ -n "$(BENCH_ALL)" ]; then $(PY) -m pytest tests/perf -p no:cacheprovider -s \
+		--ignore=tests/perf/test_limits_bench.py; fi
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

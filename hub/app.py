@@ -109,6 +109,7 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
         if trail is not None:
             await trail.writer.stop()
         await limits.close()
+        await auth.close()
         await engine.dispose()
 
     graphql = graphql_routes(

@@ -403,10 +403,11 @@ class Clients:
 
 async def close_app(app: Starlette) -> None:
     """What the lifespan does when a server stops: the audit writer, the limits' own engine,
-    the request engine (an app a test builds itself must close all three)."""
+    the login throttles, the request engine (an app a test builds itself must close all)."""
     if app.state.audit is not None:
         await app.state.audit.writer.stop()
     await app.state.limits.close()
+    await app.state.auth.close()
     await app.state.engine.dispose()
 
 

@@ -3,8 +3,8 @@
 `AuthRuntime.create(settings, engine, policy)` is a plain synchronous factory, so it fits in
 a synchronous `create_app`. It checks the signing keys at once: in dev a missing key set is
 generated; in prod a missing one raises `KeyStoreError` (a start-up error naming the directory
-and `hub keys rotate`). It opens nothing that needs closing: the engine stays the caller's,
-and external JWKS fetches open their HTTP client per fetch.
+and `hub keys rotate`). The engine stays the caller's, and external JWKS fetches open their
+HTTP client per fetch; `close()` writes the login throttles' last failures when the app stops.
 """
 
 from __future__ import annotations
@@ -75,7 +75,16 @@ class AuthRuntime:
             verifier=TokenVerifier(settings, keys, policy, engine),
             password_hasher=legacy,
             secret_hasher=ClientSecretHasher.from_settings(settings, legacy=legacy),
-            throttle=throttle or FailureThrottle(),
-            address_throttle=FailureThrottle(max_failures=ADDRESS_FAILURES),
-            client_throttle=FailureThrottle(max_failures=CLIENT_FAILURES),
+            throttle=throttle or FailureThrottle(engine=engine, name="pair"),
+            address_throttle=FailureThrottle(
+                max_failures=ADDRESS_FAILURES, engine=engine, name="address"
+            ),
+            client_throttle=FailureThrottle(
+                max_failures=CLIENT_FAILURES, engine=engine, name="client"
+            ),
         )
+
+    async def close(self) -> None:
+        """Write the throttles' unwritten failures (when the app stops)."""
+        for throttle in (self.throttle, self.address_throttle, self.client_throttle):
+            await throttle.close()

@@ -120,7 +120,12 @@ def test_a_database_outage_under_load_is_503_unavailable_everywhere_then_recover
     assert {(a.code, a.retry_after is not None) for a in unavailable} == {("UNAVAILABLE", True)}, {
         a.body for a in unavailable if a.code != "UNAVAILABLE"
     }
-    assert max(a.seconds for a in unavailable) < 5  # fast: no request hangs on the database
+    # Fast: no request hangs on the database (a hang lasts the outage, 5 s, or the pool's
+    # timeout). The 95th percentile, not the slowest: one answer of a loaded, shared machine
+    # may wait for the scheduler; a hang is every request's.
+    waits = sorted(a.seconds for a in unavailable)
+    assert waits[int(len(waits) * 0.95)] < 2.5, waits[-10:]
+    assert waits[-1] < 10, waits[-10:]
     after = [a for a in answers if a.started > up + 3]
     assert after
     assert {a.status for a in after} == {200}  # recovered by itself
@@ -139,5 +144,7 @@ def test_a_database_outage_under_load_is_503_unavailable_everywhere_then_recover
     assert httpx.get(f"{hub.url}/readyz").status_code == 200
     print(
         f"\n{len(answers)} requests: {len(unavailable)} answered 503 between {down:.1f} s and "
-        f"{up:.1f} s; token endpoint {sorted(statuses)}"
+        f"{up:.1f} s (median {waits[len(waits) // 2]:.2f} s, p95 "
+        f"{waits[int(len(waits) * 0.95)]:.2f} s, max {waits[-1]:.2f} s); token endpoint "
+        f"{sorted(statuses)}"
     )

@@ -2,7 +2,10 @@
 
 Twenty failed client authentications a second arrive from another address (127.0.0.2:
 the loopback network is all ours) — unknown client ids and wrong secrets for the legitimate
-client's own id — while the legitimate client keeps getting tokens from 127.0.0.1.
+client's own id — while the legitimate client keeps getting tokens from 127.0.0.1. The
+token p99 is held to 100 ms beyond what the machine adds to a trivial control server's
+answers at the same time (support.py), so a loaded CI box does not fail it and a blocked
+event loop still does.
 """
 
 from __future__ import annotations
@@ -69,17 +72,21 @@ def test_a_legitimate_client_gets_tokens_fast_while_bad_logins_flood_the_endpoin
         legitimate = await _legitimate(guarded_hub.url, client)
         return await flood, legitimate
 
-    with while_probed(guarded_hub):
+    with while_probed(guarded_hub) as probe:
         flood, legitimate = asyncio.run(both())
 
     latencies = sorted(seconds for _, seconds in legitimate)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    # What the machine adds to a trivial server's answers meanwhile (about a millisecond on a
+    # quiet machine): the token endpoint is held to 100 ms on top of it.
+    noise = probe.noise(0.99)
     print(
         f"\n{len(flood)} bad logins ({sorted(set(flood))}); {len(legitimate)} tokens, median "
-        f"{statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+        f"{statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
+        f"(control p99 {noise * 1000:.0f} ms)"
     )
     assert len(flood) >= FLOOD_PER_SECOND * SECONDS * 0.9
     assert set(flood) <= {401, 429}
     assert 429 in flood  # the flooding address is throttled
     assert {status for status, _ in legitimate} == {200}
-    assert p99 < 0.1
+    assert p99 < 0.1 + noise

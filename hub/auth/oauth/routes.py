@@ -12,8 +12,9 @@ little; they are still counted three ways, each answering 429 with Retry-After:
 - per client id, from any address: past `CLIENT_FAILURES`, wrong secrets are answered 429,
   while the right secret still passes, so nobody can lock a client out by failing for it.
 
-The address is the one `LimitsMiddleware` settled on: X-Forwarded-For counts only from
-HUB_FORWARDED_ALLOW_IPS.
+The counts are shared by every worker and replica through the database, each worker deciding
+from its own copy (throttle.py). The address is the one `LimitsMiddleware` settled on:
+X-Forwarded-For counts only from HUB_FORWARDED_ALLOW_IPS.
 """
 
 from __future__ import annotations
@@ -95,9 +96,11 @@ class OAuthEndpoints:
         runtime = self.runtime
         client_id, address = claimed_client_id(request.headers, form), _remote_address(request)
         key = (client_id, address)
-        wait = max(
-            runtime.throttle.retry_after(key), runtime.address_throttle.retry_after((address, ""))
-        )
+        await runtime.address_throttle.refresh((address, ""))
+        wait = runtime.address_throttle.retry_after((address, ""))
+        if not wait:
+            await runtime.throttle.refresh(key)
+            wait = runtime.throttle.retry_after(key)
         if wait:
             return _throttled(wait)
         try:
@@ -110,6 +113,7 @@ class OAuthEndpoints:
         if outcome.error == "invalid_client":
             runtime.throttle.failed(key)
             runtime.address_throttle.failed((address, ""))
+            await runtime.client_throttle.refresh((client_id, ""))
             runtime.client_throttle.failed((client_id, ""))
             wait = runtime.client_throttle.retry_after((client_id, ""))
             if wait:

@@ -35,7 +35,7 @@ from hub.storage.models.governance import (
     Visit,
     VisitResident,
 )
-from hub.storage.models.limits import HarvestAlert, HarvestRead, RateBucket
+from hub.storage.models.limits import HarvestAlert, HarvestRead, LoginFailures, RateBucket
 from hub.storage.models.oauth import (
     CLIENT_AUTH_METHODS,
     BlockedClient,
@@ -94,6 +94,7 @@ __all__ = [
     "JointMeeting",
     "JointMeetingCase",
     "JointMeetingParticipant",
+    "LoginFailures",
     "OAuthClient",
     "Patrol",
     "PatrolFinding",

@@ -1,10 +1,11 @@
-"""Limits state shared by every worker and replica: cost buckets and daily harvest counts."""
+"""Limits state shared by every worker and replica: cost buckets, daily harvest counts and
+failed client logins."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, String
+from sqlalchemy import Date, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.storage.base import Base, UtcDateTime
@@ -42,3 +43,16 @@ class HarvestAlert(Base):
     client_key: Mapped[str] = mapped_column(String(160), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LoginFailures(Base):
+    """Failed client authentications at the token endpoint under one throttle key
+    (`pair:<client id>|<address>`, `address:<ip>`, `client:<id>`) in the window that began
+    at `since` (seconds since the epoch). Workers write theirs behind (hub/auth/oauth/throttle.py).
+    """
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    since: Mapped[float] = mapped_column(Float)
