@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -49,6 +49,7 @@ def safe_next(target: str | None, *, prefixes: tuple[str, ...], default: str) ->
 class SignIn:
     runtime: AuthRuntime
     endpoints: OAuthEndpoints
+    outside: list[tuple[str, str]] = field(default_factory=list)  # (path, label) per provider
 
     @property
     def lifetime(self) -> SessionLifetime:
@@ -73,7 +74,7 @@ class SignIn:
         response = render(
             request,
             "login.html",
-            {"error": error, "next": target, "login_csrf": token},
+            {"error": error, "next": target, "login_csrf": token, "outside": self.outside},
             status=status,
         )
         self._cookie(response, LOGIN_CSRF_COOKIE, token, path="/login", max_age=3600)
