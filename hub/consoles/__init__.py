@@ -38,7 +38,7 @@ def console_routes(
     sdl_dir: Path | None = None,
 ) -> list[BaseRoute]:
     outside = OutsideSignIn(runtime)
-    signin = SignIn(runtime, endpoints, outside.buttons())
+    signin = SignIn(runtime, endpoints, outside.buttons(), outside.paths())
     landing = Landing(runtime.settings, signin, sdl_dir)
     graphql = ConsoleGraphQL(graphql_app)
     counter, grid = Counter(graphql), GridConsole(graphql)

@@ -1,8 +1,8 @@
 """Signing in to the consoles at a trusted outside OpenID Connect provider.
 
-`GET /login/outside/<name>` starts the authorization code flow at the provider (PKCE S256,
-`state`, `nonce`, hub/auth/oidc_signin.py); the three are kept in a short-lived HTTP-only
-cookie (`hub_outside`, scoped to the callback's path). That cookie is SameSite=Lax: a
+`GET /login/outside/<name>[?next=/console/…]` starts the authorization code flow at the
+provider (PKCE S256, `state`, `nonce`, hub/auth/oidc_signin.py); the three and the console
+page to come back to are kept in a short-lived HTTP-only cookie (`hub_outside`, scoped to the callback's path). That cookie is SameSite=Lax: a
 Strict cookie is not sent on the provider's cross-site redirect back. The console session
 cookie stays Strict.
 
@@ -30,6 +30,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, unquote
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -46,6 +47,7 @@ from hub.auth.sessions import CONSOLE, CONSOLE_COOKIE, SessionLifetime
 from hub.auth.tokens import TokenError
 from hub.auth.tokens.verify import outside_roles_and_grid
 from hub.consoles.forms import csrf_matches
+from hub.consoles.signin import safe_next
 from hub.consoles.templating import render
 from hub.errors import ErrorCode
 from hub.request_headers import request_id_of
@@ -81,6 +83,13 @@ class OutsideSignIn:
             leeway_seconds=settings.token_leeway_seconds,
         )
 
+    def paths(self) -> dict[str, str]:
+        """issuer → its sign-in path: where a console session of its person signs in again."""
+        return {
+            trusted.issuer: f"{OUTSIDE_PREFIX}/{name}"
+            for name, trusted in self.providers.issuers.items()
+        }
+
     def buttons(self) -> list[tuple[str, str]]:
         """(path, label) of each provider people may sign in at, for the sign-in page."""
         return [
@@ -97,6 +106,7 @@ class OutsideSignIn:
             return await self._refused(request, refused, trusted=None)
         state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         verifier = secrets.token_urlsafe(48)
+        back = safe_next(request.query_params.get("next"), prefixes=("/console",), default="")
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         target = self.providers.authorization_url(
             trusted,
@@ -108,7 +118,8 @@ class OutsideSignIn:
         )
         response = RedirectResponse(target, 303)
         response.set_cookie(
-            OUTSIDE_COOKIE, f"{state}.{nonce}.{verifier}", max_age=FLOW_LIFETIME,
+            OUTSIDE_COOKIE, f"{state}.{nonce}.{verifier}.{quote(back, safe='')}",
+            max_age=FLOW_LIFETIME,
             path=_callback_path(name), httponly=True, samesite="lax", secure=self._secure,
         )  # fmt: skip
         return response
@@ -124,11 +135,12 @@ class OutsideSignIn:
             trusted = self.providers.named(name)
             person = await self._person(request, trusted, name)
             cookie = await self._signed_in(request, trusted, person)
+            back = _pending(request.cookies.get(OUTSIDE_COOKIE, ""))[3]
         except SignInRefused as refused:
             response = await self._refused(request, refused, trusted=trusted)
             response.delete_cookie(OUTSIDE_COOKIE, path=_callback_path(name))
             return response
-        response = RedirectResponse("/console", 303)
+        response = RedirectResponse(back or "/console", 303)
         response.set_cookie(
             CONSOLE_COOKIE, cookie, httponly=True, samesite="strict", secure=self._secure,
             path="/",
@@ -143,7 +155,7 @@ class OutsideSignIn:
             code = error if _PROVIDER_ERROR.match(error) else "invalid"
             message = "outside.denied" if code == "access_denied" else "outside.failed"
             raise SignInRefused(f"provider_error:{code}", message, status=403)
-        state, nonce, verifier = _pending(request.cookies.get(OUTSIDE_COOKIE, ""))
+        state, nonce, verifier, _ = _pending(request.cookies.get(OUTSIDE_COOKIE, ""))
         code_value = query.get("code")
         if not state or not csrf_matches(state, query.get("state", "")) or not code_value:
             raise SignInRefused("bad_state", "signin.expired")
@@ -270,8 +282,10 @@ def _callback_uri(request: Request, name: str) -> str:
     return str(request.base_url).rstrip("/") + _callback_path(name)
 
 
-def _pending(value: str) -> tuple[str, str, str]:
+def _pending(value: str) -> tuple[str, str, str, str]:
+    """state, nonce, PKCE verifier and the console page to return to ("": the landing)."""
     parts = value.split(".")
-    if len(parts) != 3 or not all(parts):
-        return "", "", ""
-    return parts[0], parts[1], parts[2]
+    if len(parts) != 4 or not all(parts[:3]):
+        return "", "", "", ""
+    back = safe_next(unquote(parts[3]), prefixes=("/console",), default="")
+    return parts[0], parts[1], parts[2], back

@@ -575,3 +575,20 @@ def test_an_access_token_is_not_taken_for_an_id_token(
     )
 
     assert refusal(rp, typed, nonce="n-4") == "bad_id_token_header"
+
+
+def test_signing_in_again_sends_an_outside_person_back_to_their_provider(hub: Hub) -> None:
+    """What the console does when the session's hub token runs out (middleware → signin):
+    the provider, not the hub's password page, and back to the same console page."""
+    client, _ = signed_in_client(hub, "bob")
+    with contextlib.closing(client):
+        first = client.get(f"{hub.url}/console/token").json()["access_token"]
+        again = client.get(f"{hub.url}/console/signin", params={"next": "/console/grid"})
+        page = through_provider(client, urljoin(hub.url, again.headers["location"]), "bob")
+        second = client.get(f"{hub.url}/console/token").json()
+
+    assert again.status_code == 303
+    assert again.headers["location"] == f"/login/outside/{NAME}?next=%2Fconsole%2Fgrid"
+    assert urlsplit(str(page.url)).path == "/console/grid"
+    assert second["subject"] == f"{NAME}:bob"
+    assert second["access_token"] != first
