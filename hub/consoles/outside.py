@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -134,7 +135,10 @@ class OutsideSignIn:
         try:
             trusted = self.providers.named(name)
             person = await self._person(request, trusted, name)
-            cookie = await self._signed_in(request, trusted, person)
+            try:
+                cookie = await self._signed_in(request, trusted, person)
+            except IntegrityError:  # the same person's first sign-in, twice at once
+                raise SignInRefused("concurrent_first_signin", "signin.expired") from None
             back = _pending(request.cookies.get(OUTSIDE_COOKIE, ""))[3]
         except SignInRefused as refused:
             response = await self._refused(request, refused, trusted=trusted)

@@ -108,6 +108,7 @@ async def _a_building(database_url: str) -> str:
 def accounts(world: World) -> dict[str, Any]:
     return {
         "alice": {"roles": ["窗口人员"], "grid": world.street},  # a clerk
+        "carol": {"roles": ["窗口人员"], "grid": world.street},  # a clerk disabled at the hub
         "bob": {"roles": ["网格员"], "grid": world.building},  # a grid worker
         "mallory": {"roles": ["admin", "访客"]},  # nothing this issuer may grant
         "gridless": {"roles": ["网格员"]},  # a grid-scoped role without a grid
@@ -592,3 +593,21 @@ def test_signing_in_again_sends_an_outside_person_back_to_their_provider(hub: Hu
     assert urlsplit(str(page.url)).path == "/console/grid"
     assert second["subject"] == f"{NAME}:bob"
     assert second["access_token"] != first
+
+
+def test_a_person_disabled_at_the_hub_is_refused_though_the_provider_signs_them_in(
+    hub: Hub,
+) -> None:
+    client, first = signed_in_client(hub, "carol")
+    with contextlib.closing(client):
+        assert urlsplit(str(first.url)).path == "/console/counter"
+        hub.live.hub("users", "disable", f"{NAME}:carol")
+        ended = client.get(f"{hub.url}/console/counter")
+    with httpx.Client(timeout=20, cookies={"hub_lang": "en"}) as again:
+        page = through_provider(again, f"{hub.url}/login/outside/{NAME}", "carol")
+
+    assert ended.status_code == 303  # the session ended with the account
+    assert page.status_code == 403
+    assert "This account is disabled" in page.text
+    rows = audited(hub, "disabled")
+    assert any(row.subject == f"{NAME}:carol" for row in rows)
