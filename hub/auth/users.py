@@ -130,7 +130,7 @@ async def check_login(
     now = now or utcnow()
     user = await _by_name(session, name.strip()) if len(name) <= 64 else None
     matched = password_matches(hasher, user.password_hash if user else None, password)
-    if user is None:
+    if user is None or user.issuer is not None:  # an outside person signs in at the provider
         return LoginResult(None, LoginRefusal.UNKNOWN)
     if user.disabled_at is not None:
         return LoginResult(None, LoginRefusal.DISABLED)

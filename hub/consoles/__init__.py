@@ -1,7 +1,7 @@
 """The consoles: pages for people (Jinja2 on starlette), each a client of the hub's own GraphQL.
 
 `console_routes(...)` returns the area's routes: the landing page `/`, sign-in (`/login`,
-`/logout`), `/static` (the hub's own assets, GraphiQL's included), the SDL files and the
+`/logout`, and `/login/outside/<name>` for trusted outside providers), `/static` (the hub's own assets, GraphiQL's included), the SDL files and the
 docs, and `/console/…` mounted with its own session + CSRF middleware
 (`middleware.ConsoleSessions`) — `/graphql` never passes through it.
 """
@@ -25,6 +25,7 @@ from hub.consoles.graphql import ConsoleGraphQL
 from hub.consoles.grid import GridConsole
 from hub.consoles.landing import Landing
 from hub.consoles.middleware import ConsoleSessions
+from hub.consoles.outside import OUTSIDE_PREFIX, OutsideSignIn
 from hub.consoles.signin import SignIn
 from hub.consoles.templating import STATIC
 
@@ -36,7 +37,8 @@ def console_routes(
     graphql_app: ASGIApp,
     sdl_dir: Path | None = None,
 ) -> list[BaseRoute]:
-    signin = SignIn(runtime, endpoints)
+    outside = OutsideSignIn(runtime)
+    signin = SignIn(runtime, endpoints, outside.buttons(), outside.paths())
     landing = Landing(runtime.settings, signin, sdl_dir)
     graphql = ConsoleGraphQL(graphql_app)
     counter, grid = Counter(graphql), GridConsole(graphql)
@@ -64,6 +66,8 @@ def console_routes(
         Route("/", landing.page, methods=["GET"]),
         Route("/login", signin.login_page, methods=["GET"]),
         Route("/login", signin.login, methods=["POST"]),
+        Route(OUTSIDE_PREFIX + "/{name}", outside.start, methods=["GET"]),
+        Route(OUTSIDE_PREFIX + "/{name}/callback", outside.callback, methods=["GET"]),
         Route("/logout", signin.logout_page, methods=["GET"]),
         Route("/logout", signin.logout, methods=["POST"]),
         Route("/lang/{code}", landing.language, methods=["GET"]),

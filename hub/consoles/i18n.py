@@ -60,6 +60,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "signin.expired": ("登录已过期，请重新登录", "Your session expired; please sign in again"),
     "signed.out": ("您已安全退出", "You have signed out"),
+    "outside.with": ("使用以下方式登录：", "Sign in with"),
+    "outside.or": ("或使用本平台账号", "or with an account of this hub"),
+    "outside.failed": (
+        "外部身份提供方登录未成功，请重新登录",
+        "Sign-in at the outside provider did not succeed; please sign in again",
+    ),
+    "outside.denied": (
+        "您在身份提供方处取消或拒绝了登录",
+        "Sign-in was cancelled or refused at the identity provider",
+    ),
+    "outside.unreachable": (
+        "暂时无法连接身份提供方，请稍后再试",
+        "The identity provider cannot be reached right now; please try again later",
+    ),
+    "outside.unknown": ("未配置该身份提供方", "No such identity provider is configured"),
+    "outside.no_role": (
+        "您的身份提供方未授予您本平台的任何角色，无法登录",
+        "Your identity provider grants you no role at this hub, so you cannot sign in",
+    ),
+    "outside.no_grid": (
+        "您的角色需要所属网格，但身份提供方未给出有效网格",
+        "Your role needs a grid, but the identity provider names no valid grid",
+    ),
+    "outside.disabled": ("该账号已停用", "This account is disabled"),
     "csrf.failed": (
         "表单已过期，请刷新页面后重试",
         "The form expired; reload the page and try again",

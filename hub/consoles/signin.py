@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -49,6 +49,8 @@ def safe_next(target: str | None, *, prefixes: tuple[str, ...], default: str) ->
 class SignIn:
     runtime: AuthRuntime
     endpoints: OAuthEndpoints
+    outside: list[tuple[str, str]] = field(default_factory=list)  # (path, label) per provider
+    outside_paths: dict[str, str] = field(default_factory=dict)  # issuer → its sign-in path
 
     @property
     def lifetime(self) -> SessionLifetime:
@@ -73,7 +75,7 @@ class SignIn:
         response = render(
             request,
             "login.html",
-            {"error": error, "next": target, "login_csrf": token},
+            {"error": error, "next": target, "login_csrf": token, "outside": self.outside},
             status=status,
         )
         self._cookie(response, LOGIN_CSRF_COOKIE, token, path="/login", max_age=3600)
@@ -168,6 +170,9 @@ class SignIn:
         target = safe_next(
             request.query_params.get("next"), prefixes=("/console",), default="/console"
         )
+        again = await self._outside_again(request, target)
+        if again is not None:
+            return again
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         state = secrets.token_urlsafe(24)
@@ -187,6 +192,21 @@ class SignIn:
             response, PKCE_COOKIE, value, path=CALLBACK_PATH, max_age=PKCE_LIFETIME, samesite="lax"
         )
         return response
+
+    async def _outside_again(self, request: Request, target: str) -> Response | None:
+        """A person of an outside provider whose console token runs out signs in there again
+        (the provider's own session usually makes that one redirect each way)."""
+        if not self.outside_paths or CONSOLE_COOKIE not in request.cookies:
+            return None
+        async with self.runtime.sessionmaker() as session, session.begin():
+            found = await sessions.resume_session(
+                session, cookie_value=request.cookies.get(CONSOLE_COOKIE), kind=CONSOLE,
+                lifetime=self.lifetime,
+            )  # fmt: skip
+        path = self.outside_paths.get(found[1].issuer or "") if found else None
+        if path is None:
+            return None
+        return RedirectResponse(f"{path}?{urlencode({'next': target})}", 303)
 
     async def callback(self, request: Request) -> Response:
         state, verifier, target = _pending(request.cookies.get(PKCE_COOKIE, ""))

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,39 +22,26 @@ from typing import Any
 
 import httpx
 import pytest
-from joserfc.jwk import RSAKey
 from sqlalchemy import text
 
 from hub.storage.session import create_engine
 from tests.e2e.conftest import (
     HUB_BIN,
-    NODE_MODULES,
-    REPO_ROOT,
-    REQUIRE_GATEWAY,
     LiveHub,
     _hub_env,
-    _node_env,
-    _process,
-    _wait_until,
     district_code,
     e2e_database,
     run_hub,
     seed_database,
 )
+from tests.e2e.outside_provider import new_key, provider_process
 
 pytestmark = pytest.mark.e2e
 
-PROVIDER = Path(__file__).resolve().parent / "oidc" / "provider.mjs"
 CACHE_BOUND = 3.0  # jwks_cache_max_seconds in the hub's configuration below
 REFETCH = 1.0  # jwks_refetch_seconds
 ME = "{ me { clientId roles grid { code } } }"
 RESIDENTS = "{ residents(first: 200) { totalCount edges { node { grid { code path } } } } }"
-
-
-def new_key() -> dict[str, Any]:
-    key = RSAKey.generate_key(2048, private=True)
-    key.ensure_kid()
-    return {**key.as_dict(private=True), "use": "sig", "alg": "RS256"}
 
 
 @dataclass
@@ -99,22 +84,6 @@ class Hub:
         return self.live.post(query, headers=headers)
 
 
-def node_with_provider() -> str:
-    node = shutil.which("node")
-    problem = None
-    if node is None:
-        problem = "`node` is not on PATH (install Node.js >= 20, then `npm ci`)"
-    elif not (NODE_MODULES / "oidc-provider" / "package.json").exists():
-        problem = f"node_modules lacks oidc-provider (run `npm ci` in {REPO_ROOT})"
-    if problem is None:
-        assert node is not None
-        return node
-    message = f"OUTSIDE ISSUER E2E TESTS NOT RUN: {problem}"
-    if REQUIRE_GATEWAY:
-        pytest.fail(f"{message}; HUB_REQUIRE_GATEWAY=1 requires them", pytrace=False)
-    pytest.skip(message)
-
-
 CLIENTS = {
     # client id → (the provider's role names, grid claim)
     "counter": (["窗口人员"], "street"),
@@ -129,8 +98,6 @@ CLIENTS = {
 def run_provider(
     directory: Path, grids: dict[str, str], keys: list[dict[str, Any]]
 ) -> Iterator[OidcProvider]:
-    node = node_with_provider()
-    directory.mkdir(parents=True, exist_ok=True)
     secrets = {client: f"secret-of-{client}-{os.urandom(8).hex()}" for client in CLIENTS}
     clients = []
     for client, (roles, grid) in CLIENTS.items():
@@ -142,27 +109,9 @@ def run_provider(
         if grid is not None:
             entry["grid"] = grids[grid]
         clients.append(entry)
-    config = directory / "provider.json"
-    config.write_text(
-        json.dumps({"clients": clients, "keys": keys, "cache_control": "max-age=60"}),
-        encoding="utf-8",
-    )
-    log_path, stdout_path = directory / "provider.log", directory / "provider.out"
-    command = [node, str(PROVIDER), "--config", str(config)]
-    with _process(
-        command, env=_node_env(), log_path=log_path, stdout_path=stdout_path, pipe_stdin=True
-    ) as process:
-        origin: list[str] = []
-
-        def listening() -> bool:
-            line = stdout_path.read_text(encoding="utf-8").partition("\n")[0]
-            if line.startswith("listening on "):
-                origin.append(line.removeprefix("listening on "))
-                return True
-            return False
-
-        _wait_until(listening, process=process, what="oidc-provider", log_path=log_path)
-        yield OidcProvider(origin[0], secrets, log_path)
+    config = {"clients": clients, "keys": keys, "cache_control": "max-age=60"}
+    with provider_process(directory, config) as (url, log_path):
+        yield OidcProvider(url, secrets, log_path)
 
 
 def issuers_toml(issuer: str) -> str:

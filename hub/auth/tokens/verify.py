@@ -81,6 +81,10 @@ class TokenVerifier:
             for trusted in settings.trusted_issuers
         }
 
+    def remote_keys(self, issuer: str) -> RemoteKeySet | None:
+        """The cached key set of a trusted issuer (shared with console sign-in's ID tokens)."""
+        return self._remote.get(issuer)
+
     async def verify(self, token: str) -> AccessClaims:
         """The claims of a valid token; `TokenError` for anything else."""
         access = self._remembered(token)
@@ -176,13 +180,9 @@ class TokenVerifier:
         )
         if "nonce" in claims:  # an OpenID Connect ID token, not an access token
             raise TokenError("token is not an access token")
-        names = _string_list(_claim_at(claims, trusted.roles_claim))
-        roles = [role for role in trusted.hub_roles(names) if role in self._policy.roles]
+        roles, grid = outside_roles_and_grid(claims, trusted, self._policy)
         if not roles:
             raise TokenError("token carries no role this issuer may grant")
-        grid_value = _claim_at(claims, trusted.grid_claim)
-        usable_grid = isinstance(grid_value, int | str) and not isinstance(grid_value, bool)
-        grid = str(grid_value) if usable_grid and grid_value != "" else None
         scopes = _scopes(claims.get("scope", claims.get("scp", "")))
         subject = _string(claims["sub"])
         client_id = claims.get("client_id", claims.get("azp", subject))
@@ -223,6 +223,20 @@ class TokenVerifier:
             raise TokenError("token has been revoked")
         if await revocations.is_blocked(issuer=access.issuer, client_id=access.client_id):
             raise TokenError("the token's client is blocked at this hub")
+
+
+def outside_roles_and_grid(
+    claims: Mapping[str, Any], trusted: TrustedIssuer, policy: Policy
+) -> tuple[list[str], str | None]:
+    """The hub roles and grid an outside issuer's claims grant: role names from
+    `roles_claim` through `role_map`, kept when `allowed_roles` and the policy know them;
+    the grid from `grid_claim`. The same for access tokens and console sign-in's ID tokens."""
+    names = _string_list(_claim_at(claims, trusted.roles_claim))
+    roles = [role for role in trusted.hub_roles(names) if role in policy.roles]
+    grid_value = _claim_at(claims, trusted.grid_claim)
+    usable_grid = isinstance(grid_value, int | str) and not isinstance(grid_value, bool)
+    grid = str(grid_value) if usable_grid and grid_value != "" else None
+    return roles, grid
 
 
 def _check_claims(

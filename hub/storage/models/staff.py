@@ -15,6 +15,8 @@ class StaffUser(Base):
 
     `failed_logins` counts wrong passwords since the last success; past the limit the account
     is locked until `locked_until`. A disabled account (`disabled_at`) cannot sign in.
+    A person of a trusted outside issuer (`issuer` set, name `<issuer name>:<sub>`) signs in
+    there only: never with a password here; role and grid are refreshed at each sign-in.
     """
 
     __tablename__ = "staff_users"
@@ -32,6 +34,7 @@ class StaffUser(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    issuer: Mapped[str | None] = mapped_column(String(255))
 
 
 class StaffSession(Base):

@@ -1,0 +1,30 @@
+"""Staff users may come from a trusted outside OpenID Connect provider (`issuer`).
+
+Such a person signs in at the provider, never with a password here; the row keeps the role
+and grid the provider's claims mapped to at the last sign-in, so sessions, sign-out and
+`hub users disable` work for them as for local accounts.
+
+Revision ID: 9c4f1e7a2b36
+Revises: 442a42463516
+Create Date: 2026-12-02 11:45:00.000000+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from alembic import op
+
+revision: str = "9c4f1e7a2b36"
+down_revision: str | None = "442a42463516"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("staff_users", sa.Column("issuer", sa.String(length=255), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("staff_users") as batch:
+        batch.drop_column("issuer")
