@@ -5,8 +5,8 @@ and grid the provider's claims mapped to at the last sign-in, so sessions, sign-
 `hub users disable` work for them as for local accounts.
 
 Revision ID: 9c4f1e7a2b36
-Revises: 442a42463516
-Create Date: 2026-12-02 11:45:00.000000+00:00
+Revises: 9d4e6b2c8a17
+Create Date: 2026-12-01 12:45:00.000000+00:00
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9c4f1e7a2b36"
-down_revision: str | None = "442a42463516"
+down_revision: str | None = "9d4e6b2c8a17"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
