@@ -76,10 +76,6 @@ class CompiledExecutor(StandardExecutor):
         rules: AccessRules | None = getattr(strawberry_schema, "access_rules", None)
         if not isinstance(context, Context) or rules is None or self._has_middleware():
             return None
-        if context.quota.limit is not None:
-            # A harvest quota applies: the standard path's guard asks `context.quota.allows`
-            # per resident; the compiled builders do not yet (hub/limits/quotas.py).
-            return None
         scopes = context.caller.scopes
         has_purpose = bool(context.purpose)
         key = (self.operation, scopes, has_purpose, self._directive_variables())
