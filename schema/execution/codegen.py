@@ -192,10 +192,14 @@ def _complete(
     depth += 1
     w.emit(depth, f"{completed} = [None] * len({items})")
     w.emit(depth, f"{container}[{key}] = {completed}")
-    w.emit(depth, f"{list_slot} = Slot({parent}, {container}, {key}, {not shape.non_null})")
+    # The list's position is made when first needed (an error, a queued child), then reused:
+    # most lists need none, and a position is one object per list per parent.
+    w.emit(depth, f"{list_slot} = None")
+    made = f"Slot({parent}, {container}, {key}, {not shape.non_null})"
+    position = f"({list_slot} or ({list_slot} := {made}))"
     element = w.local("e")
     w.emit(depth, f"for {index}, {element} in enumerate({items}):")
-    _complete(w, depth + 1, element, item, sel, completed, index, list_slot)
+    _complete(w, depth + 1, element, item, sel, completed, index, position)
 
 
 def _fast_leaf(shape: Shape, value: str) -> str | None:
