@@ -52,19 +52,21 @@ STARTUP_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def tune_garbage_collector() -> None:
+def tune_garbage_collector(settings: Settings) -> None:
     """Keep the collector's pauses off the event loop's critical path under load.
 
     What exists at start-up (schemas, models, settings) lives as long as the process:
-    `freeze` keeps it out of every later full collection, which would otherwise walk it
-    each time. Requests build many short-lived objects (resolver awaitables); reference
-    counting frees them, so the young generation may grow much larger before a collection
-    (700 → 50,000) and the full collections come less often: under load, collections of
-    100-250 ms stalled /healthz behind them.
+    `freeze` (HUB_GC_FREEZE) keeps it out of every later full collection, which would
+    otherwise walk it each time. Requests build many short-lived objects; reference counting
+    frees most of them, so the young generation may grow much larger before a collection
+    (HUB_GC_THRESHOLD, 700 → 50,000) and the full collections come less often: under load,
+    collections of 100-250 ms stalled /healthz behind them. The cost is memory: garbage in
+    cycles lives until the next collection (README "Performance" has the measurements).
     """
     gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    if settings.gc_freeze:
+        gc.freeze()
+    gc.set_threshold(settings.gc_threshold, 20, 20)
 
 
 SDL_DIR = Path(schema.__file__).parent / "sdl"
@@ -101,7 +103,7 @@ def create_app(settings: Settings, *, password_hasher: PasswordHasher | None = N
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if scheduler is not None:
             scheduler.start()
-        tune_garbage_collector()
+        tune_garbage_collector(settings)
         yield
         if scheduler is not None:
             await scheduler.stop()

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # audit writer has one more). Sizing: workers × (db_pool_size + 2) ≤ max_connections
     # minus what other clients need (PostgreSQL's default 100: 2 workers at 30, 4 at 20).
     db_pool_size: int = Field(default=30, ge=1, le=500)
+    # Each worker's cyclic garbage collector (hub/app.py `tune_garbage_collector`): the young
+    # generation's threshold (Python's default is 700) and whether what exists once the app
+    # has started is frozen out of later collections. README "Performance" has the trade-off.
+    gc_threshold: int = Field(default=50_000, ge=100, le=10_000_000)
+    gc_freeze: bool = True
     # totalCount of resident lists is kept this long (0: counted on every request).
     count_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     # Grid governance: how often each process looks for cases that just became overdue (to tell

@@ -48,6 +48,7 @@ def builder(plan: ObjectPlan, name: str = "build") -> Builder:
     """The generated builder of `plan`: build(run, src, out, slot, fetched, following, calls)."""
     writer = _Writer()
     writer.emit(0, f"def {name}(run, src, out, slot, fetched, following, calls):")
+    writer.emit(1, "allows = run.allows")
     _object(writer, 1, plan, "src", "out", "slot")
     writer.emit(1, "return None")
     source = "\n".join(writer.lines)
@@ -81,8 +82,6 @@ def inlined(plan: ObjectPlan) -> bool:
 def _object(w: _Writer, depth: int, plan: ObjectPlan, src: str, out: str, slot: str) -> None:
     """The code of one object's selections: read from `src`, write into `out`; `slot` is an
     expression for the object's position (evaluated only on an error path)."""
-    if plan.is_resident:
-        w.emit(depth, f"run.ledger.returned(str({src}.id))")
     for selection in plan.selections:
         _selection(w, depth, selection, plan, src, out, slot)
 
@@ -103,6 +102,10 @@ def _selection(
         w.emit(depth, f"{out}[{key}] = None")
         w.emit(depth, f"calls.append(({sel}, {src}, {out}, {slot}))")
         return
+    if selection.rule is not None and selection.rule.harvest:
+        # PII or sensitive: the caller's harvest quota must admit the resident first.
+        w.emit(depth, f"if allows is None or run.harvest({sel}, {src}, {out}, {slot}):")
+        depth += 1
     value = w.local("v")
     if kind is Source.ATTRIBUTE:
         w.emit(depth, f"{value} = {src}.{selection.attribute}")
@@ -163,12 +166,16 @@ def _complete(
             w.emit(depth + 1, slow)
         return
     if shape.object is not None:
+        if shape.object.is_resident:  # counted towards max_resident_nodes, or nulled
+            admit = f"run.admit({value}, {sel}, {shape_name}, {container}, {key}, {parent})"
+            w.emit(depth, f"if {admit}:")
+            depth += 1
         out = w.local("d")
         position = f"Slot({parent}, {container}, {key}, {not shape.non_null})"
         w.emit(depth, f"{out} = {{}}")
         w.emit(depth, f"{container}[{key}] = {out}")
         if inlined(shape.object):
-            if shape.object.ruled:  # its allowed fields are recorded with the level's
+            if shape.object.ruled or shape.object.harvested:  # recorded with the level's
                 w.emit(depth, f"run.inline_built.add({w.bind('plan', shape.object)})")
             _object(w, depth, shape.object, value, out, position)
         else:
@@ -185,10 +192,14 @@ def _complete(
     depth += 1
     w.emit(depth, f"{completed} = [None] * len({items})")
     w.emit(depth, f"{container}[{key}] = {completed}")
-    w.emit(depth, f"{list_slot} = Slot({parent}, {container}, {key}, {not shape.non_null})")
+    # The list's position is made when first needed (an error, a queued child), then reused:
+    # most lists need none, and a position is one object per list per parent.
+    w.emit(depth, f"{list_slot} = None")
+    made = f"Slot({parent}, {container}, {key}, {not shape.non_null})"
+    position = f"({list_slot} or ({list_slot} := {made}))"
     element = w.local("e")
     w.emit(depth, f"for {index}, {element} in enumerate({items}):")
-    _complete(w, depth + 1, element, item, sel, completed, index, list_slot)
+    _complete(w, depth + 1, element, item, sel, completed, index, position)
 
 
 def _fast_leaf(shape: Shape, value: str) -> str | None:

@@ -113,7 +113,17 @@ class ObjectPlan:
     @cached_property
     def ruled(self) -> list[Selection]:
         """Selections whose rule is recorded as allowed by the executor when they run (a
-        resolver's guard records its own)."""
+        resolver's guard records its own), PII and sensitive fields aside (`harvested`)."""
+        return [s for s in self._executor_ruled if not s.rule.harvest]  # type: ignore[union-attr]
+
+    @cached_property
+    def harvested(self) -> list[Selection]:
+        """Ruled selections of PII or sensitive fields: under a harvest quota each is
+        recorded as allowed only for a resident the quota admits."""
+        return [s for s in self._executor_ruled if s.rule.harvest]  # type: ignore[union-attr]
+
+    @cached_property
+    def _executor_ruled(self) -> list[Selection]:
         return [
             s
             for s in self.selections

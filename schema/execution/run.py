@@ -21,7 +21,9 @@ from graphql import GraphQLError, Undefined, located_error
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, inspect
 
+from schema.errors import QUOTA_EXCEEDED, QuotaExceededError
 from schema.execution.plan import ObjectPlan, Selection, Shape
+from schema.execution.standard import resident_of, too_many_residents
 
 if TYPE_CHECKING:
     from schema.execution.compiled import CompiledExecutor
@@ -67,6 +69,10 @@ class Run:
         context = executor.context_value
         self.ledger = context.ledger
         self.loaders = context.loaders
+        self.quota = quota = context.quota
+        # `allows(resident_id)` when a harvest quota applies, else None (builders test it).
+        self.allows = quota.allows if quota.limit is not None else None
+        self.max_residents: int = context.limits.cost.max_resident_nodes
         self.errors: list[GraphQLError] = []
         self.nulled: set[Slot] = set()
         self.root_slot = Slot(None, None, None, nullable=False)
@@ -93,6 +99,9 @@ class Run:
             for plan in seen | self.inline_built:
                 for selection in plan.ruled:
                     self.ledger.allowed(selection.rule.coordinate)  # type: ignore[union-attr]
+                if self.allows is None:  # else each is recorded as its quota allows it
+                    for selection in plan.harvested:
+                        self.ledger.allowed(selection.rule.coordinate)  # type: ignore[union-attr]
             self.inline_built.clear()
             if calls:
                 await self._call_resolvers(calls, following)
@@ -190,6 +199,10 @@ class Run:
             self.leaf(selection, shape, value, container, key, parent)
             return
         if shape.object is not None:
+            if shape.object.is_resident and not self.admit(
+                value, selection, shape, container, key, parent
+            ):
+                return
             out: dict[str, Any] = {}
             container[key] = out
             position = Slot(parent, container, key, not shape.non_null)
@@ -256,6 +269,42 @@ class Run:
         )
         self._value_error(GraphQLError(message), selection, shape, container, key, parent)
         return None
+
+    def admit(
+        self,
+        value: Any,
+        selection: Selection,
+        shape: Shape,
+        container: Any,
+        key: str | int,
+        parent: Slot,
+    ) -> bool:
+        """Record a `Resident` completed at `container[key]`; past `max_resident_nodes`,
+        null it with the limit's error instead (the standard executor's `_count_resident`)."""
+        resident_id = str(value.id)
+        returned = self.ledger.resident_ids
+        if resident_id in returned or len(returned) < self.max_residents:
+            returned.add(resident_id)
+            return True
+        container[key] = None
+        error = too_many_residents(self.max_residents)
+        self._value_error(error, selection, shape, container, key, parent)
+        return False
+
+    def harvest(self, selection: Selection, source: Any, out: dict[str, Any], slot: Slot) -> bool:
+        """May a PII or sensitive field of `source` be read under the caller's harvest quota?
+        If not, null it with QUOTA_EXCEEDED (the standard executor's guard)."""
+        rule = selection.rule
+        assert rule is not None
+        assert self.allows is not None
+        if self.allows(resident_of(source)):
+            self.ledger.allowed(rule.coordinate)
+            return True
+        self.ledger.refused([*slot.path(), selection.key], QUOTA_EXCEEDED)
+        self.field_error(
+            QuotaExceededError(rule.coordinate, self.quota.limit), selection, out, slot
+        )
+        return False
 
     def null_violation(
         self, selection: Selection, shape: Shape, container: Any, key: str | int, parent: Slot

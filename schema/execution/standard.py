@@ -103,9 +103,14 @@ class StandardExecutor(StrawberryGraphQLCoreExecutionContext):
 def _count_resident(context: Any, resident_id: str) -> None:
     ledger, maximum = context.ledger, context.limits.cost.max_resident_nodes
     if resident_id not in ledger.resident_ids and len(ledger.resident_ids) >= maximum:
-        raise LimitError(
-            f"this request has returned {maximum} residents, the most one request may; "
-            "page through them instead",
-            maximumResidentNodes=maximum,
-        )
+        raise too_many_residents(maximum)
     ledger.returned(resident_id)
+
+
+def too_many_residents(maximum: int) -> LimitError:
+    """The error of a resident beyond `max_resident_nodes` (either executor raises it)."""
+    return LimitError(
+        f"this request has returned {maximum} residents, the most one request may; "
+        "page through them instead",
+        maximumResidentNodes=maximum,
+    )

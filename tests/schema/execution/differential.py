@@ -15,6 +15,7 @@ from graphql import ExecutionResult, GraphQLError
 
 from hub.audit.ledger import AccessLedger
 from hub.errors import HubError
+from hub.limits.quotas import HarvestQuota
 from schema.execution.compiled import CompiledExecutor
 from schema.execution.plan import ObjectPlan
 from schema.execution.standard import StandardExecutor
@@ -28,6 +29,7 @@ class Difference:
 
 
 DIFFERENCES: list[Difference] = []
+COMPILED_RUNS: list[str] = []  # operations answered on the compiled path, by name
 
 
 def answer(result: ExecutionResult, ledger: AccessLedger) -> dict[str, Any]:
@@ -56,6 +58,10 @@ class DifferentialExecutor(CompiledExecutor):
     async def _run(self, plan: ObjectPlan) -> ExecutionResult:
         context = self.context_value
         standard_context = context.for_operation()
+        # The same harvest quota as loaded for the request: a copy, as the standard
+        # executor's reads must not count for the compiled one's.
+        quota = context.quota
+        standard_context.quota = HarvestQuota(limit=quota.limit, seen=set(quota.seen))
         standard = StandardExecutor(
             self.schema,
             self.fragment_definitions,
@@ -84,9 +90,10 @@ class DifferentialExecutor(CompiledExecutor):
             await standard_context.database.close()
         assert isinstance(expected, ExecutionResult)
         compiled = await super()._run(plan)
+        name = self.operation.name.value if self.operation.name else "(anonymous)"
+        COMPILED_RUNS.append(name)
         wanted = answer(expected, standard_context.ledger)
         got = answer(compiled, context.ledger)
         if wanted != got:
-            name = self.operation.name.value if self.operation.name else "(anonymous)"
             DIFFERENCES.append(Difference(name, wanted, got))
         return compiled
