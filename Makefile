@@ -54,8 +54,9 @@ browser: install
 		fi; \
 	fi
 
+# Each half prints its 15 slowest tests, so a suite that grows past its time budget says where.
 test: install lint browser node_modules/.package-lock.json
-	$(PY) tests/suites.py
+	$(PY) tests/suites.py --durations=15
 
 screenshots: browser
 	HUB_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots HUB_REQUIRE_BROWSER=1 \
