@@ -5,7 +5,9 @@ the loopback network is all ours) — unknown client ids and wrong secrets for t
 client's own id — while the legitimate client keeps getting tokens from 127.0.0.1. The
 token p99 is held to 100 ms beyond what the machine adds to a trivial control server's
 answers at the same time (support.py), so a loaded CI box does not fail it and a blocked
-event loop still does.
+event loop still does. The p99 is taken over well more than a hundred tokens, so that it is
+not simply the slowest one: a single hiccup of a shared machine (one token of 86 took 320 ms
+while both halves of the suite ran) is held to the probe's stall bound instead.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import ClientCredentials, LiveHub
-from tests.security.support import while_probed
+from tests.security.support import STALL, while_probed
 
 pytestmark = pytest.mark.e2e
 
 FLOOD_PER_SECOND = 20
-SECONDS = 8.0
+SECONDS = 10.0
 FORM = {"grant_type": "client_credentials"}
 
 
@@ -58,7 +60,7 @@ async def _legitimate(url: str, client: ClientCredentials) -> list[tuple[int, fl
                 f"{url}/oauth/token", data=FORM, auth=(client.client_id, client.client_secret)
             )
             answers.append((response.status_code, time.perf_counter() - begun))
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
     return answers
 
 
@@ -89,4 +91,6 @@ def test_a_legitimate_client_gets_tokens_fast_while_bad_logins_flood_the_endpoin
     assert set(flood) <= {401, 429}
     assert 429 in flood  # the flooding address is throttled
     assert {status for status, _ in legitimate} == {200}
+    assert len(latencies) >= 120, "too few tokens for a 99th percentile"
     assert p99 < 0.1 + noise
+    assert latencies[-1] < STALL + max(probe.control)
