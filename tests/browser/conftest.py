@@ -7,6 +7,11 @@ chromium`; Playwright's own browser download is not used), with the flags that k
 from calling home. Without Playwright or chromium the tests are skipped, loudly;
 `HUB_REQUIRE_BROWSER=1` (CI) turns that skip into a failure.
 
+The browser tests run on the suite's SQLite half only: the pages are clients of the hub's
+GraphQL API and sign-in endpoints, whose behaviour on each database both halves test
+without a browser, and `hub demo` always builds its own SQLite world. (Chromium on both
+halves cost the PostgreSQL half, the longer one, a minute.)
+
 Screenshots go to `HUB_SCREENSHOTS_DIR` when it is set (`make screenshots` writes
 docs/screenshots/), else to the session's temporary directory.
 """
@@ -92,6 +97,15 @@ def _skip_or_fail(reason: str) -> None:
 # running on the main thread, which would break every later test that calls asyncio.run.
 _HELD = contextlib.ExitStack()
 BROWSER_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not os.environ.get("HUB_TEST_DATABASE_URL"):
+        return
+    skip = pytest.mark.skip(reason="browser tests run on the suite's SQLite half only")
+    for item in items:
+        if BROWSER_TESTS in Path(item.path).resolve().parents:
+            item.add_marker(skip)
 
 
 @pytest.hookimpl(trylast=True)  # after the item's own fixtures are torn down

@@ -21,11 +21,6 @@ from tests.browser.conftest import shoot
 from tests.e2e.conftest import free_port
 
 HUB_BIN = Path(sys.executable).parent / "hub"
-# `hub demo` always builds its own SQLite world: run it once, on the suite's SQLite half.
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("HUB_TEST_DATABASE_URL")),
-    reason="hub demo uses its own SQLite database: run on the SQLite half only",
-)
 DEMO_RESIDENTS = 150
 START_TIMEOUT = 420.0
 
