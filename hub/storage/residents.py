@@ -7,15 +7,19 @@ equality on the blind index (`id_number_index IN (…)`: one value per key that 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Row,
     Select,
+    and_,
+    bindparam,
     exists,
     false,
     func,
@@ -30,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.clock import add_years
 from hub.crypto.columns import ID_NUMBER, PHONE
 from hub.crypto.ring import KeyRing
-from hub.storage.grids import in_subtree
+from hub.storage.direct import fetch_rows
+from hub.storage.grids import in_subtree, path_upper_bound
 from hub.storage.keys import among
 from hub.storage.models import (
     DEPARTMENT_MODELS,
@@ -182,15 +187,34 @@ async def get_resident(
     fields: KeyRing,
 ) -> ResidentRecord | None:
     """One resident by id or by ID number (through the blind index), within a subtree."""
-    query = select(*READ_COLUMNS)
+    parameters: dict[str, Any] = {}
     if resident_id is not None:
-        query = query.where(Resident.id == resident_id)
+        parameters["resident_id"] = resident_id
     if id_number is not None:
-        query = query.where(Resident.id_number_index.in_(fields.indexes(ID_NUMBER, id_number)))
+        parameters["id_number_indexes"] = fields.indexes(ID_NUMBER, id_number)
     if within_path is not None:
-        query = query.where(in_subtree(Resident.grid_path, within_path))
-    row = (await connection.execute(query)).first()
-    return ResidentRecord.opened(row, fields) if row is not None else None
+        parameters["within_lower"] = within_path
+        parameters["within_upper"] = path_upper_bound(within_path)
+    query = _lookup(resident_id is not None, id_number is not None, within_path is not None)
+    rows = await fetch_rows(connection, query, parameters)
+    return ResidentRecord.opened(rows[0], fields) if rows else None
+
+
+@functools.cache
+def _lookup(by_id: bool, by_id_number: bool, within: bool) -> Select[Any]:
+    """`get_resident`'s statement, built once per form (SQLAlchemy then compiles it once):
+    the values are parameters, the conditions in the order they always had."""
+    query = select(*READ_COLUMNS)
+    if by_id:
+        query = query.where(Resident.id == bindparam("resident_id"))
+    if by_id_number:
+        indexes: BindParameter[bytes] = bindparam("id_number_indexes", expanding=True)
+        query = query.where(Resident.id_number_index.in_(indexes))
+    if within:
+        lower: BindParameter[str] = bindparam("within_lower")
+        upper: BindParameter[str] = bindparam("within_upper")
+        query = query.where(and_(Resident.grid_path >= lower, Resident.grid_path < upper))
+    return query
 
 
 async def residents_by_id(
