@@ -21,10 +21,11 @@ SQLAlchemy's statement and its SQL but does that work once per statement:
 from __future__ import annotations
 
 import collections
+import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Executable, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -47,8 +48,10 @@ class _Compiled:
 
     __slots__ = ("binds", "compiled", "expanding", "names", "processors", "row", "sql", "statement")
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, statement: Executable, dialect: Dialect, keys: Sequence[str]) -> None:
+        # As SQLAlchemy compiles it for these parameters (`column_keys`: an INSERT's or
+        # UPDATE's implicit SET columns).
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
         assert isinstance(compiled, SQLCompiler)
         self.statement = statement  # kept, so that the id it is cached by stays its own
         self.compiled = compiled
@@ -104,14 +107,28 @@ class _Compiled:
         ]
 
 
-_COMPILED: dict[tuple[int, str], _Compiled] = {}
+# Called with the SQL of every statement run here (which SQLAlchemy's events do not see):
+# statement-count tests and benchmarks count them with SQLAlchemy's.
+OBSERVERS: list[Callable[[str], None]] = []
 
 
-def _compiled(statement: Select[Any], dialect: Dialect) -> _Compiled:
-    key = (id(statement), dialect.name)
+def _observed(sql: str) -> None:
+    for observer in OBSERVERS:
+        observer(sql)
+
+
+_COMPILED: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
+MAX_COMPILED = 1024
+
+
+def _compiled(statement: Executable, dialect: Dialect, parameters: Mapping[str, Any]) -> _Compiled:
+    keys = tuple(sorted(parameters))
+    key = (id(statement), dialect.name, keys)
     found = _COMPILED.get(key)
     if found is None or found.statement is not statement:
-        found = _COMPILED[key] = _Compiled(statement, dialect)
+        if len(_COMPILED) >= MAX_COMPILED:
+            _COMPILED.clear()
+        found = _COMPILED[key] = _Compiled(statement, dialect, keys)
     return found
 
 
@@ -131,13 +148,46 @@ async def fetch_rows(
     compiled once and kept.
     """
     if _direct(connection):
-        compiled = _compiled(statement, connection.dialect)
+        compiled = _compiled(statement, connection.dialect, parameters)
         try:
             raw = await connection.get_raw_connection()
             sql, arguments = compiled.arguments(parameters)
+            if OBSERVERS:
+                _observed(sql)
             records = await raw.driver_connection.fetch(sql, *arguments)  # type: ignore[union-attr]
         except Exception:  # SQLAlchemy runs it again and raises (or answers) as it always did
             pass
         else:
             return compiled.rows(records)
     return list(await connection.execute(statement, dict(parameters)))
+
+
+# Write statements marked as atomic on their own and built once (by identity; dropped with them).
+_ALONE: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+
+Marked = TypeVar("Marked")
+
+
+def runs_alone(statement: Marked) -> Marked:
+    """Mark `statement` (built once, bound parameters only) as one that `execute` may run."""
+    _ALONE[id(statement)] = statement
+    return statement
+
+
+def alone(statement: object) -> bool:
+    """Was `statement` marked by `runs_alone`?"""
+    return _ALONE.get(id(statement)) is statement
+
+
+async def execute(
+    connection: AsyncConnection, statement: Executable, parameters: Mapping[str, Any]
+) -> None:
+    """Run one write statement (built once by its caller) straight on asyncpg, outside any
+    transaction: a single statement is atomic by itself. PostgreSQL only; its failure is
+    raised as asyncpg raised it (a write is never run twice)."""
+    compiled = _compiled(statement, connection.dialect, parameters)
+    raw = await connection.get_raw_connection()
+    sql, arguments = compiled.arguments(parameters)
+    if OBSERVERS:
+        _observed(sql)
+    await raw.driver_connection.execute(sql, *arguments)  # type: ignore[union-attr]
