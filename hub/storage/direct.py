@@ -1,4 +1,4 @@
-"""Hot read statements run straight on asyncpg: SQLAlchemy's SQL, without its per-execution work.
+"""Hot statements run straight on asyncpg: SQLAlchemy's SQL, without its per-execution work.
 
 A lookup's two SELECTs spent about 0.13 ms of CPU each in SQLAlchemy's execution layer
 (cache key, compiled-statement lookup, parameter processing, the greenlet hop, the
@@ -16,6 +16,10 @@ SQLAlchemy's statement and its SQL but does that work once per statement:
   before, and so does a statement whose direct run failed: SQLAlchemy runs it again and
   raises its own error (and invalidates a dropped connection) exactly as it always did. A
   SELECT run twice changes nothing.
+
+`execute` does the same for one write that is atomic on its own and marked so by its
+builder (`runs_alone`): the audit trail's batch statement on PostgreSQL (hub/audit/batch.py,
+hub/audit/sinks.py). A write is never run twice: its failure is raised as it is.
 """
 
 from __future__ import annotations
@@ -46,7 +50,17 @@ class _Row(tuple[Any, ...]):
 class _Compiled:
     """One statement compiled once for one dialect, ready to run on asyncpg."""
 
-    __slots__ = ("binds", "compiled", "expanding", "names", "processors", "row", "sql", "statement")
+    __slots__ = (
+        "binds",
+        "compiled",
+        "expanding",
+        "keys",
+        "names",
+        "processors",
+        "row",
+        "sql",
+        "statement",
+    )
 
     def __init__(self, statement: Executable, dialect: Dialect, keys: Sequence[str]) -> None:
         # As SQLAlchemy compiles it for these parameters (`column_keys`: an INSERT's or
@@ -54,6 +68,7 @@ class _Compiled:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
         assert isinstance(compiled, SQLCompiler)
         self.statement = statement  # kept, so that the id it is cached by stays its own
+        self.keys = frozenset(keys)
         self.compiled = compiled
         self.sql = compiled.string
         self.names = tuple(compiled.positiontup or ())
@@ -117,18 +132,19 @@ def _observed(sql: str) -> None:
         observer(sql)
 
 
-_COMPILED: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
+_COMPILED: dict[tuple[int, str], _Compiled] = {}
 MAX_COMPILED = 1024
 
 
 def _compiled(statement: Executable, dialect: Dialect, parameters: Mapping[str, Any]) -> _Compiled:
-    keys = tuple(sorted(parameters))
-    key = (id(statement), dialect.name, keys)
+    """The statement compiled for these parameters' names (a statement built once is always
+    run with the same names: a different set compiles it again)."""
+    key = (id(statement), dialect.name)
     found = _COMPILED.get(key)
-    if found is None or found.statement is not statement:
+    if found is None or found.statement is not statement or parameters.keys() != found.keys:
         if len(_COMPILED) >= MAX_COMPILED:
             _COMPILED.clear()
-        found = _COMPILED[key] = _Compiled(statement, dialect, keys)
+        found = _COMPILED[key] = _Compiled(statement, dialect, sorted(parameters))
     return found
 
 
@@ -148,8 +164,8 @@ async def fetch_rows(
     compiled once and kept.
     """
     if _direct(connection):
-        compiled = _compiled(statement, connection.dialect, parameters)
         try:
+            compiled = _compiled(statement, connection.dialect, parameters)
             raw = await connection.get_raw_connection()
             sql, arguments = compiled.arguments(parameters)
             if OBSERVERS:
