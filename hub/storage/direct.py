@@ -156,7 +156,9 @@ def _direct(connection: AsyncConnection) -> bool:
 
 
 async def fetch_rows(
-    connection: AsyncConnection, statement: Select[Any], parameters: Mapping[str, Any]
+    connection: AsyncConnection,
+    statement: Select[Any] | Select[Any, Any],
+    parameters: Mapping[str, Any],
 ) -> Sequence[Any]:
     """The rows of `statement` (built once, by the caller) with `parameters` bound.
 

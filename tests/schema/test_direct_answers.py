@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.storage import direct
 from hub.storage.models import AuditEvent
 from tests.conftest import Clients, GraphQLClient, World
+from tests.schema.test_batching import PAGE_360
+from tests.schema.test_queries import add_full_records
 
 FIELDS = "id name gender birthDate maskedIdNumber idNumber phone address grid { code name path }"
 BY_ID = f"query ById($id: ID!) {{ resident(id: $id) {{ {FIELDS} }} }}"
@@ -97,3 +99,28 @@ async def test_lookups_answer_the_same_with_and_without_the_direct_path(
         assert again == first, (query, variables)
     assert any(b'"errors"' in body for _, body, *_ in answers)
     assert any(b'"idNumber":"' in body for _, body, *_ in answers)
+
+
+async def test_pages_answer_the_same_with_and_without_the_direct_path(
+    world: World,
+    gql: GraphQLClient,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    is_postgres: bool,
+) -> None:
+    """The page's batch loads (households, tags, every record table, grids) likewise."""
+    grids = await world.tree()
+    for index in range(12):
+        building = grids["410105001001001" if index % 2 else "410105002001002"]
+        await add_full_records(world, await world.resident(building))
+    await world.resident(grids["410105001001002"], household_id=None)  # no records at all
+    pages = [(PAGE_360, {"first": 5}), (PAGE_360, {"first": 20})]
+    ran_direct: list[str] = []
+    monkeypatch.setattr(direct, "OBSERVERS", [ran_direct.append])
+    answers = [await _answer(gql, engine, query, variables) for query, variables in pages]
+    assert (len(ran_direct) > len(pages)) is is_postgres
+    monkeypatch.setattr(direct, "_direct", lambda _connection: False)
+    for (query, variables), first in zip(pages, answers, strict=True):
+        assert await _answer(gql, engine, query, variables) == first, variables
+    assert b'"errors"' not in answers[1][1]
+    assert b'"flags":[{' in answers[1][1]
