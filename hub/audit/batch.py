@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from hub.audit.sinks import Statement
+from hub.storage import direct
 from hub.storage.models import AuditChain, AuditEvent, AuditResidentAccess
 
 ACCESS_COLUMNS = ("chain_id", "seq", "resident_id", "at")
@@ -85,8 +86,13 @@ def _postgresql_batch(chain_id: str, events: list[dict[str, Any]], *, seq: int, 
     return statement, parameters
 
 
-@functools.lru_cache(maxsize=64)
 def _postgresql_statement(count: int, columns: tuple[str, ...], access: bool) -> Any:
+    """The shape's statement, marked for the sink to run straight on asyncpg."""
+    return direct.runs_alone(_build_postgresql_statement(count, columns, access))
+
+
+@functools.lru_cache(maxsize=64)
+def _build_postgresql_statement(count: int, columns: tuple[str, ...], access: bool) -> Any:
     """UPDATE of the head with the events' INSERT (and the index rows') as CTEs.
 
     Built and cached per shape (number of events, columns, index rows or not), with bound

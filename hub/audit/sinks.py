@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Executable, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.storage import direct
 from hub.storage.session import enable_sqlite_pragmas
 
 Statement = tuple[Executable, list[dict[str, Any]] | None]
@@ -76,12 +77,26 @@ class AsyncSink:
             if self._connection is None:
                 self._connection = await self._engine.connect()
             try:
-                await self._connection.run_sync(_run, statements)
+                if not await self._direct(self._connection, statements):
+                    await self._connection.run_sync(_run, statements)
             except Exception:
                 with contextlib.suppress(Exception):
                     await self._connection.invalidate()
                 self._connection = None
                 raise
+
+    @staticmethod
+    async def _direct(connection: AsyncConnection, statements: list[Statement]) -> bool:
+        """A PostgreSQL batch statement runs straight on asyncpg (hub/storage/direct.py):
+        compiled once per shape, in autocommit as `_run_alone` runs it, without SQLAlchemy's
+        per-execution work and the two isolation-level switches around it."""
+        if connection.dialect.name != "postgresql" or not _single(statements):
+            return False
+        statement, parameters = statements[0]
+        if not direct.alone(statement) or connection.in_transaction():
+            return False
+        await direct.execute(connection, statement, parameters[0] if parameters else {})
+        return True
 
     async def close(self) -> None:
         if self._connection is not None:

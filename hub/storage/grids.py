@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, SQLColumnExpression, and_, func, select
+from sqlalchemy import ColumnElement, Row, Select, SQLColumnExpression, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.crypto.columns import MEMBER_PHONE
 from hub.crypto.ring import KeyRing
-from hub.storage.keys import among
+from hub.storage.direct import fetch_rows
+from hub.storage.keys import among, among_param
 from hub.storage.models import Grid, GridMember, Resident
 from hub.vocabulary import GridLevel, GridPost, MemberKind
 
@@ -54,10 +56,15 @@ async def list_grids(
 
 
 async def grids_by_code(connection: AsyncConnection, codes: Sequence[str]) -> dict[str, Row[Any]]:
-    rows = await connection.execute(
-        select(Grid.__table__).where(among(connection, Grid.code, codes))
-    )
+    query = _grids_by_code(connection.dialect.name)
+    rows = await fetch_rows(connection, query, {"codes": list(codes)})
     return {row.code: row for row in rows}
+
+
+@functools.cache
+def _grids_by_code(dialect: str) -> Select[Any]:
+    """Built once per dialect (SQLAlchemy then compiles it once): the codes are a parameter."""
+    return select(Grid.__table__).where(among_param(dialect, Grid.code, "codes"))
 
 
 async def children_by_parent(

@@ -22,3 +22,12 @@ def among(
     if connection.dialect.name == "postgresql":
         return column == any_(bindparam(None, list(keys), type_=ARRAY(String())))
     return column.in_(list(keys))
+
+
+def among_param(dialect: str, column: SQLColumnExpression[Any], name: str) -> ColumnElement[bool]:
+    """`column` is one of the keys bound later as the parameter `name` (a list of text keys):
+    for statements built once per dialect and run with `{name: keys}`. The same SQL as
+    `among` renders for that dialect."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(String())))
+    return column.in_(bindparam(name, expanding=True))

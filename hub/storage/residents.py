@@ -7,15 +7,19 @@ equality on the blind index (`id_number_index IN (…)`: one value per key that 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Row,
     Select,
+    and_,
+    bindparam,
     exists,
     false,
     func,
@@ -30,8 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.clock import add_years
 from hub.crypto.columns import ID_NUMBER, PHONE
 from hub.crypto.ring import KeyRing
-from hub.storage.grids import in_subtree
-from hub.storage.keys import among
+from hub.storage.direct import fetch_rows
+from hub.storage.grids import in_subtree, path_upper_bound
+from hub.storage.keys import among, among_param
 from hub.storage.models import (
     DEPARTMENT_MODELS,
     SENSITIVE_MODELS,
@@ -182,15 +187,34 @@ async def get_resident(
     fields: KeyRing,
 ) -> ResidentRecord | None:
     """One resident by id or by ID number (through the blind index), within a subtree."""
-    query = select(*READ_COLUMNS)
+    parameters: dict[str, Any] = {}
     if resident_id is not None:
-        query = query.where(Resident.id == resident_id)
+        parameters["resident_id"] = resident_id
     if id_number is not None:
-        query = query.where(Resident.id_number_index.in_(fields.indexes(ID_NUMBER, id_number)))
+        parameters["id_number_indexes"] = fields.indexes(ID_NUMBER, id_number)
     if within_path is not None:
-        query = query.where(in_subtree(Resident.grid_path, within_path))
-    row = (await connection.execute(query)).first()
-    return ResidentRecord.opened(row, fields) if row is not None else None
+        parameters["within_lower"] = within_path
+        parameters["within_upper"] = path_upper_bound(within_path)
+    query = _lookup(resident_id is not None, id_number is not None, within_path is not None)
+    rows = await fetch_rows(connection, query, parameters)
+    return ResidentRecord.opened(rows[0], fields) if rows else None
+
+
+@functools.cache
+def _lookup(by_id: bool, by_id_number: bool, within: bool) -> Select[Any]:
+    """`get_resident`'s statement, built once per form (SQLAlchemy then compiles it once):
+    the values are parameters, the conditions in the order they always had."""
+    query = select(*READ_COLUMNS)
+    if by_id:
+        query = query.where(Resident.id == bindparam("resident_id"))
+    if by_id_number:
+        indexes: BindParameter[bytes] = bindparam("id_number_indexes", expanding=True)
+        query = query.where(Resident.id_number_index.in_(indexes))
+    if within:
+        lower: BindParameter[str] = bindparam("within_lower")
+        upper: BindParameter[str] = bindparam("within_upper")
+        query = query.where(and_(Resident.grid_path >= lower, Resident.grid_path < upper))
+    return query
 
 
 async def residents_by_id(
@@ -205,11 +229,9 @@ async def residents_by_id(
 async def tags_by_resident(
     connection: AsyncConnection, ids: Sequence[str]
 ) -> dict[str, list[ResidentTag]]:
-    query = select(ResidentTagRow.resident_id, ResidentTagRow.tag).where(
-        among(connection, ResidentTagRow.resident_id, ids)
-    )
+    query = _tags(connection.dialect.name)
     tags: dict[str, list[ResidentTag]] = {resident_id: [] for resident_id in ids}
-    for resident_id, tag in await connection.execute(query):
+    for resident_id, tag in await fetch_rows(connection, query, {"ids": list(ids)}):
         tags[resident_id].append(tag)
     for values in tags.values():
         values.sort(key=lambda tag: tag.value)
@@ -217,8 +239,8 @@ async def tags_by_resident(
 
 
 async def households_by_id(connection: AsyncConnection, ids: Sequence[str]) -> dict[str, Row[Any]]:
-    query = select(Household.__table__).where(among(connection, Household.id, ids))
-    return {row.id: row for row in await connection.execute(query)}
+    query = _households(connection.dialect.name)
+    return {row.id: row for row in await fetch_rows(connection, query, {"ids": list(ids)})}
 
 
 async def records_by_resident(
@@ -230,21 +252,45 @@ async def records_by_resident(
 ) -> dict[str, list[Row[Any]]]:
     """Every record of one department type for a batch of residents, newest first; only
     `columns` (with `resident_id`) when given, all of them otherwise."""
+    names = tuple(sorted(set(columns) - {"resident_id"})) if columns is not None else None
+    query = _records(connection.dialect.name, model, names)
+    records: dict[str, list[Row[Any]]] = {resident_id: [] for resident_id in ids}
+    for row in await fetch_rows(connection, query, {"ids": list(ids)}):
+        records[row.resident_id].append(row)
+    return records
+
+
+# The batch loads' statements, built once per dialect (and columns) with the keys as a
+# parameter: SQLAlchemy compiles each once, hub/storage/direct.py runs it on PostgreSQL.
+
+
+@functools.cache
+def _tags(dialect: str) -> Select[str, ResidentTag]:
+    return select(ResidentTagRow.resident_id, ResidentTagRow.tag).where(
+        among_param(dialect, ResidentTagRow.resident_id, "ids")
+    )
+
+
+@functools.cache
+def _households(dialect: str) -> Select[Any]:
+    return select(Household.__table__).where(among_param(dialect, Household.id, "ids"))
+
+
+@functools.lru_cache(maxsize=512)
+def _records(
+    dialect: str, model: type[SourceRecord], columns: tuple[str, ...] | None
+) -> Select[Any]:
     table = model.__table__
     selected = (
-        [table.c.resident_id, *(table.c[name] for name in sorted(set(columns) - {"resident_id"}))]
+        [table.c.resident_id, *(table.c[name] for name in columns)]
         if columns is not None
         else [table]
     )
-    query = (
+    return (
         select(*selected)
-        .where(among(connection, table.c.resident_id, ids))
+        .where(among_param(dialect, table.c.resident_id, "ids"))
         .order_by(table.c.resident_id, table.c.source_updated_at.desc(), table.c.id)
     )
-    records: dict[str, list[Row[Any]]] = {resident_id: [] for resident_id in ids}
-    for row in await connection.execute(query):
-        records[row.resident_id].append(row)
-    return records
 
 
 async def sources_by_resident(

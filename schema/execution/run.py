@@ -142,10 +142,18 @@ class Run:
         calls: list[tuple[Selection, Any, dict[str, Any], Slot]],
         following: list[Pending],
     ) -> None:
-        results = await asyncio.gather(
-            *(self._resolve(selection, source, slot) for selection, source, _, slot in calls),
-            return_exceptions=True,
-        )
+        results: list[Any]
+        if len(calls) == 1:  # a lookup's root field: awaited here, without a task of its own
+            selection, source, _, slot = calls[0]
+            try:
+                results = [await self._resolve(selection, source, slot)]
+            except Exception as error:  # as gather(return_exceptions=True) would return it
+                results = [error]
+        else:
+            results = await asyncio.gather(
+                *(self._resolve(selection, source, slot) for selection, source, _, slot in calls),
+                return_exceptions=True,
+            )
         for (selection, _, out, slot), result in zip(calls, results, strict=True):
             if isinstance(result, Exception):
                 self.field_error(result, selection, out, slot)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 from starlette.applications import Starlette
 
+from hub.storage import direct
 from tests.conftest import GraphQLClient, World
 from tests.schema.test_queries import add_full_records
 
@@ -40,12 +41,17 @@ def count_statements(app: Starlette) -> Iterator[list[str]]:
         if "audit_" not in statement:  # the audit trail's writes are measured by make bench
             statements.append(statement)
 
+    def record_direct(statement: str) -> None:  # run straight on asyncpg (hub/storage/direct.py)
+        record(None, None, statement)
+
     engine = app.state.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
+    direct.OBSERVERS.append(record_direct)
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        direct.OBSERVERS.remove(record_direct)
 
 
 @pytest.mark.served_executor_only
@@ -72,3 +78,33 @@ async def test_statement_count_does_not_grow_with_page_size(
     # The page, its count, households, tags, sources, grids and one per record type read:
     # no token or revocation query (held in memory), no transaction statements.
     assert len(large) <= 14, large
+
+
+LOOKUP_FIELDS = "id name gender birthDate maskedIdNumber idNumber phone address grid { code }"
+
+
+@pytest.mark.served_executor_only
+async def test_a_lookup_by_id_or_id_number_is_two_selects(
+    world: World, gql: GraphQLClient, app: Starlette
+) -> None:
+    """The resident and its grid: statements run straight on asyncpg (PostgreSQL) are counted
+    with SQLAlchemy's; the audit batch is measured by make bench (one statement)."""
+    grids = await world.tree()
+    person = await world.resident(grids["410105001001001"])
+    await gql("{ me { clientId } }")  # warm: the first request loads the revocation list
+    queries = (
+        (f"query($id: ID!) {{ resident(id: $id) {{ {LOOKUP_FIELDS} }} }}", {"id": person.id}),
+        (
+            f"query($n: String!) {{ resident(idNumber: $n) {{ {LOOKUP_FIELDS} }} }}",
+            {"n": person.id_number},
+        ),
+    )
+    for query, variables in queries:
+        for _ in range(2):  # the first compiles; the second runs what was compiled
+            with count_statements(app) as statements:
+                found = await gql(query, variables)
+            assert "errors" not in found
+            assert found["data"]["resident"]["id"] == person.id
+            assert found["data"]["resident"]["grid"] == {"code": person.grid_code}
+            assert len(statements) == 2, statements
+            assert all(s.lstrip().upper().startswith("SELECT") for s in statements), statements

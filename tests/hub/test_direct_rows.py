@@ -1,0 +1,103 @@
+"""hub/storage/direct.py: the lookup's statements run straight on asyncpg give exactly the rows
+SQLAlchemy gives (values and their types), and fall back to SQLAlchemy wherever they cannot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import false, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.crypto.columns import ID_NUMBER
+from hub.crypto.store import field_keys
+from hub.storage import direct
+from hub.storage.grids import _grids_by_code, grids_by_code
+from hub.storage.models import Grid, Resident
+from hub.storage.residents import READ_COLUMNS, _lookup, get_resident
+from hub.storage.session import RequestDatabase
+from tests.conftest import World
+
+
+def _typed(rows: Any) -> list[list[tuple[Any, type]]]:
+    return [[(value, type(value)) for value in row] for row in rows]
+
+
+async def test_direct_rows_equal_sqlalchemy_rows(
+    engine: AsyncEngine, world: World, is_postgres: bool
+) -> None:
+    grids = await world.tree()
+    street = grids["410105001"]
+    people = [await world.resident(grids["410105001001001"]) for _ in range(3)]
+    ring = await field_keys(engine).ring()
+    database = RequestDatabase(engine)
+    cases: list[tuple[Any, dict[str, Any], Any]] = [
+        (_grids_by_code(engine.dialect.name), {"codes": list(grids)}, select(Grid.__table__)),
+        (
+            _lookup(True, False, True),
+            {
+                "resident_id": people[0].id,
+                "within_lower": street.path,
+                "within_upper": "4101050010",
+            },
+            select(*READ_COLUMNS).where(Resident.id == people[0].id),
+        ),
+        (
+            _lookup(False, True, False),
+            {"id_number_indexes": ring.indexes(ID_NUMBER, people[1].id_number)},
+            select(*READ_COLUMNS).where(Resident.id == people[1].id),
+        ),
+        (
+            _lookup(False, True, False),
+            {"id_number_indexes": []},
+            select(*READ_COLUMNS).where(false()),
+        ),
+    ]
+    try:
+        async with database.connect() as connection:
+            assert direct._direct(connection) is is_postgres
+            for statement, parameters, expected in cases:
+                rows = await direct.fetch_rows(connection, statement, parameters)
+                wanted = list(await connection.execute(expected))
+                assert sorted(_typed(rows)) == sorted(_typed(wanted))
+                for row, other in zip(sorted(rows), sorted(wanted), strict=True):
+                    assert row._mapping == dict(other._mapping)
+            found = await grids_by_code(connection, ["410105001", "nope"])
+            assert set(found) == {"410105001"}
+            assert found["410105001"].path == street.path
+            resident = await get_resident(
+                connection, id_number=people[2].id_number, within_path=street.path, fields=ring
+            )
+            assert resident is not None
+            assert resident.id == people[2].id
+            assert resident.gender is people[2].gender
+    finally:
+        await database.close()
+
+
+async def test_a_failed_direct_run_is_answered_by_sqlalchemy(
+    engine: AsyncEngine, world: World, is_postgres: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not is_postgres:
+        pytest.skip("the direct path runs on PostgreSQL only")
+    await world.tree()
+    database = RequestDatabase(engine)
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("compiled wrong")
+
+    monkeypatch.setattr(direct._Compiled, "arguments", broken)
+    try:
+        async with database.connect() as connection:
+            found = await grids_by_code(connection, ["410105", "410105001"])
+            assert set(found) == {"410105", "410105001"}
+    finally:
+        await database.close()
+
+
+async def test_inside_a_transaction_sqlalchemy_runs_it(engine: AsyncEngine, world: World) -> None:
+    await world.tree()
+    async with engine.connect() as connection:
+        assert not direct._direct(connection)
+        found = await grids_by_code(connection, ["410105"])
+        assert list(found) == ["410105"]
