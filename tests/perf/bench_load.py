@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ import httpx
 
 from tests.perf.bench_queries import Request
 from tests.perf.bench_servers import OBSERVER, Server, dsn
+
+PY_SPY = Path(sys.executable).parent / "py-spy"  # a test extra
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WRK_TIMEOUT_SECONDS = 120
@@ -190,6 +193,36 @@ def run_wrk(
         max_ms=raw["max_us"] / 1000,
         mean_ms=raw["mean_us"] / 1000,
     )
+
+
+def measured_window(
+    server: Server,
+    requests: list[Request],
+    *,
+    connections: int,
+    seconds: float,
+    script_path: Path,
+    profile: str | None = None,
+) -> tuple[LoadResult, float]:
+    """One window of `run_wrk` once the server is idle, with the server's CPU per answer in
+    ms; with `profile`, py-spy samples the server meanwhile (200 Hz, raw format, to that path)."""
+    meter = ProcessMeter(server.pid)
+    meter.wait_idle(lambda: 0)
+    spy = None
+    if profile:
+        spy = subprocess.Popen(
+            [str(PY_SPY), "record", "--rate", "200", "--format", "raw",
+             "-d", str(int(seconds)), "-o", profile, "--pid", str(server.pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    before = meter.cpu_seconds()
+    result = run_wrk(
+        server, requests, connections=connections, seconds=seconds, script_path=script_path
+    )
+    cpu = meter.cpu_seconds() - before
+    if spy is not None:
+        spy.wait()
+    return result, 1000 * cpu / max(result.requests, 1)
 
 
 def probe_latency(

@@ -22,12 +22,11 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from tests.perf.bench_load import ProcessMeter, run_wrk
+from tests.perf.bench_load import ProcessMeter, measured_window
 from tests.perf.bench_queries import requests_for
 from tests.perf.bench_servers import Server, bench_cluster, hub_server, seed_district
 
@@ -37,7 +36,6 @@ VARIANTS = {
     "freeze-50k": {"HUB_GC_THRESHOLD": "50000"},  # the default
     "freeze-200k": {"HUB_GC_THRESHOLD": "200000"},
 }
-PY_SPY = Path(sys.executable).parent / "py-spy"  # pip install py-spy (not a dependency)
 
 
 def _progress(message: str) -> None:
@@ -73,27 +71,15 @@ def main() -> int:
                 order = names[number % len(names) :] + names[: number % len(names)]
                 for name in order:
                     server = servers[name]
-                    meter = ProcessMeter(server.pid)
-                    meter.wait_idle(lambda: 0)
-                    spy = None
-                    if profile and number == rounds - 1 and name == names[0]:
-                        spy = subprocess.Popen(
-                            [str(PY_SPY), "record", "--rate", "200", "--format", "raw",
-                             "-d", str(int(duration)), "-o", profile, "--pid", str(server.pid)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                        )  # fmt: skip
-                    before = meter.cpu_seconds()
-                    result = run_wrk(
+                    last = number == rounds - 1 and name == names[0]
+                    result, per_request = measured_window(
                         server,
                         requests,
                         connections=connections,
                         seconds=duration,
                         script_path=scratch / "page.lua",
+                        profile=profile if last else None,
                     )
-                    cpu = meter.cpu_seconds() - before
-                    if spy is not None:
-                        spy.wait()
-                    per_request = 1000 * cpu / max(result.requests, 1)
                     _progress(
                         f"round {number + 1} {name:34} {result.per_second:7.1f} req/s "
                         f"p50 {result.p50_ms:7.0f} ms  CPU {per_request:6.2f} ms/req"

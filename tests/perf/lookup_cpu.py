@@ -23,19 +23,17 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import httpx
 
-from tests.perf.bench_load import ProcessMeter, run_wrk
+from tests.perf.bench_load import measured_window
 from tests.perf.bench_numbers import sample_lookups
 from tests.perf.bench_queries import Request, requests_for
 from tests.perf.bench_servers import Server, bench_cluster, hub_server, seed_district
 
-PY_SPY = Path(sys.executable).parent / "py-spy"
 QUERIES = ("by_id", "by_id_number")
 
 
@@ -94,27 +92,15 @@ def main() -> int:
                     requests = requests_for("hub", query, lookups)
                     for name in order:
                         server = servers[name]
-                        meter = ProcessMeter(server.pid)
-                        meter.wait_idle(lambda: 0)
-                        spy = None
-                        if profile and number == rounds - 1 and name == "this" and query == "by_id":
-                            spy = subprocess.Popen(
-                                [str(PY_SPY), "record", "--rate", "200", "--format", "raw",
-                                 "-d", str(int(duration)), "-o", profile, "--pid", str(server.pid)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            )  # fmt: skip
-                        before = meter.cpu_seconds()
-                        result = run_wrk(
+                        last = number == rounds - 1 and name == "this" and query == "by_id"
+                        result, per_request = measured_window(
                             server,
                             requests,
                             connections=connections,
                             seconds=duration,
                             script_path=scratch / f"{query}.lua",
+                            profile=profile if last else None,
                         )
-                        cpu = meter.cpu_seconds() - before
-                        if spy is not None:
-                            spy.wait()
-                        per_request = 1000 * cpu / max(result.requests, 1)
                         _progress(
                             f"round {number + 1} {query:13} {name:5} {result.per_second:7.1f} req/s "
                             f"CPU {per_request:6.3f} ms/req"
