@@ -1,4 +1,12 @@
-"""Crash safety: a sync SIGKILLed at random moments, then resumed, leaves exactly what a clean run does."""
+"""Crash safety: a sync SIGKILLed at random moments, then resumed, leaves exactly what a clean run does.
+
+The runs, added up, read every source record once, but for one read by design: a record that
+ends in quarantine and is newer than everything accepted does not move the cursor, so every
+later run of its stream reads it again, one more `attempts` of its quarantine row
+(connectors/README.md). Half the enrollments (for people the households file lacks) are such
+records, so when a killed process had got through that stream, the next one reads those 600
+again; nothing else is read twice.
+"""
 
 from __future__ import annotations
 
@@ -228,9 +236,15 @@ async def test_a_sync_killed_at_random_points_resumes_to_the_same_tables_as_a_cl
     crashed = await snapshot(engine)
     async with create_sessionmaker(engine)() as session:
         runs = list(await session.scalars(select(ConnectorRun)))
+        held = list(await session.scalars(select(QuarantinedRecord)))
     for stream, total in (("households", PEOPLE), ("enrollments", PEOPLE)):
         mine = [r for r in runs if r.stream == stream]
-        assert sum(r.read for r in mine) == total  # nothing read twice, nothing skipped
+        quarantined = [q for q in held if q.stream == stream]
+        again = sum(q.attempts - 1 for q in quarantined)
+        # nothing skipped; nothing read twice but quarantined records newer than the cursor
+        assert sum(r.read for r in mine) == total + again
+        accepted = sum(r.inserted + r.updated + r.unchanged for r in mine)
+        assert accepted == total - len(quarantined)  # each genuine record written once
         assert all(r.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) for r in mine)
 
     clean_url = await fresh_database(migrated_template, tmp_path)
