@@ -244,19 +244,28 @@ def _off_this_thread(manager: AbstractContextManager[T]) -> Iterator[T]:
             worker.submit(manager.__exit__, None, None, None).result()
 
 
+def seeded_district(
+    held: contextlib.ExitStack, directory: Path
+) -> tuple[str, str, str, dict[str, Any], dict[str, Any]]:
+    """A seeded e2e database (dropped when `held` closes): its URL, the district's code, one
+    street's code, a resident of that street and one of another street."""
+    database_url = held.enter_context(_off_this_thread(e2e_database(directory)))
+    seed_database(database_url, directory / "var")
+    with ThreadPoolExecutor(1) as worker:
+        district = worker.submit(district_code, database_url).result()
+        street, own, other = worker.submit(
+            asyncio.run, _residents(database_url, directory / "var")
+        ).result()
+    return database_url, district, street, own, other
+
+
 @pytest.fixture(scope="session")
 def console_hub(
     tmp_path_factory: pytest.TempPathFactory, playwright_api: Any
 ) -> Iterator[ConsoleHub]:
     directory = tmp_path_factory.mktemp("console_hub")
     with contextlib.ExitStack() as held:
-        database_url = held.enter_context(_off_this_thread(e2e_database(directory)))
-        seed_database(database_url, directory / "var")
-        with ThreadPoolExecutor(1) as worker:
-            district = worker.submit(district_code, database_url).result()
-            street, own, other = worker.submit(
-                asyncio.run, _residents(database_url, directory / "var")
-            ).result()
+        database_url, district, street, own, other = seeded_district(held, directory)
         # a checkpoint every few events, so the auditor's page has signed ones to show
         hub = held.enter_context(
             run_hub(database_url, directory, district=district, HUB_AUDIT_CHECKPOINT_EVENTS="5")

@@ -8,11 +8,9 @@ that access under `citysso:<sub>`. A grid worker of the provider sees their grid
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,18 +18,18 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import (
-    PASSWORD,
-    _off_this_thread,
-    _residents,
-    shoot,
+from tests.browser.conftest import PASSWORD, seeded_district, shoot
+from tests.e2e.conftest import LiveHub, run_hub
+from tests.e2e.outside_provider import (
+    CONSOLE_CLIENT,
+    LABEL,
+    NAME,
+    add_clients,
+    city_issuer_toml,
+    new_key,
+    provider_process,
 )
-from tests.e2e.conftest import LiveHub, district_code, e2e_database, run_hub, seed_database
-from tests.e2e.outside_provider import add_clients, new_key, provider_process
 
-NAME = "citysso"
-LABEL = "市统一身份认证"
-CONSOLE_CLIENT = "gridhub-console"
 PURPOSE = "办理社会救助"
 
 
@@ -49,36 +47,13 @@ class OutsideHub:
         return self.hub.url
 
 
-def _issuers_toml(provider: str, secret_file: Path) -> str:
-    return f"""
-[[issuers]]
-issuer = "{provider}"
-jwks_uri = "{provider}/jwks"
-audience = "urn:gridhub"
-algorithms = ["RS256"]
-allowed_roles = ["service_center_clerk", "grid_worker"]
-role_map = {{ "窗口人员" = "service_center_clerk", "网格员" = "grid_worker" }}
-name = "{NAME}"
-display_name = "{LABEL}"
-console_client_id = "{CONSOLE_CLIENT}"
-console_client_secret_file = "{secret_file}"
-console_scopes = ["openid", "roles"]
-"""
-
-
 @pytest.fixture(scope="module")
 def outside_hub(
     tmp_path_factory: pytest.TempPathFactory, playwright_api: Any
 ) -> Iterator[OutsideHub]:
     directory = tmp_path_factory.mktemp("outside_console")
     with contextlib.ExitStack() as held:
-        database_url = held.enter_context(_off_this_thread(e2e_database(directory)))
-        seed_database(database_url, directory / "var")
-        with ThreadPoolExecutor(1) as worker:
-            district = worker.submit(district_code, database_url).result()
-            street, own, other = worker.submit(
-                asyncio.run, _residents(database_url, directory / "var")
-            ).result()
+        database_url, district, street, own, other = seeded_district(held, directory)
         secret = f"console-secret-{time.time_ns()}"
         config = {
             "clients": [],
@@ -92,7 +67,7 @@ def outside_hub(
         secret_file = directory / "console-secret"
         secret_file.write_text(secret + "\n", encoding="utf-8")
         issuers = directory / "issuers.toml"
-        issuers.write_text(_issuers_toml(provider, secret_file), encoding="utf-8")
+        issuers.write_text(city_issuer_toml(provider, secret_file), encoding="utf-8")
         hub = held.enter_context(
             run_hub(
                 database_url,

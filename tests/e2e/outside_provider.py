@@ -30,6 +30,29 @@ from tests.e2e.conftest import (
 
 PROVIDER = Path(__file__).resolve().parent / "oidc" / "provider.mjs"
 
+# The city's identity provider as the consoles' sign-in tests trust it.
+NAME = "citysso"
+LABEL = "市统一身份认证"
+CONSOLE_CLIENT = "gridhub-console"
+
+
+def city_issuer_toml(provider: str, secret_file: Path) -> str:
+    """The `[[issuers]]` entry trusting `provider` for bearer tokens and console sign-in."""
+    return f"""
+[[issuers]]
+issuer = "{provider}"
+jwks_uri = "{provider}/jwks"
+audience = "urn:gridhub"
+algorithms = ["RS256"]
+allowed_roles = ["service_center_clerk", "grid_worker"]
+role_map = {{ "窗口人员" = "service_center_clerk", "网格员" = "grid_worker" }}
+name = "{NAME}"
+display_name = "{LABEL}"
+console_client_id = "{CONSOLE_CLIENT}"
+console_client_secret_file = "{secret_file}"
+console_scopes = ["openid", "roles"]
+"""
+
 
 def new_key() -> dict[str, Any]:
     key = RSAKey.generate_key(2048, private=True)

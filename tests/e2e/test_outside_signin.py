@@ -41,13 +41,18 @@ from tests.e2e.conftest import (
     run_hub,
     seed_database,
 )
-from tests.e2e.outside_provider import add_clients, new_key, provider_process
+from tests.e2e.outside_provider import (
+    CONSOLE_CLIENT,
+    LABEL,
+    NAME,
+    add_clients,
+    city_issuer_toml,
+    new_key,
+    provider_process,
+)
 
 pytestmark = pytest.mark.e2e
 
-NAME = "citysso"
-LABEL = "市统一身份认证"
-CONSOLE_CLIENT = "gridhub-console"
 RP_CLIENT = "rp-test"  # a client for the ID-token tests, redirecting nowhere served
 RP_REDIRECT = "http://127.0.0.1:9/cb"
 ME = "{ me { clientId roles grid { code } } }"
@@ -132,20 +137,9 @@ def provider(world: World) -> Iterator[Provider]:
 
 
 def issuers_toml(provider: Provider, secret_file: Path, dead_issuer: str) -> str:
-    return f"""
-[[issuers]]
-issuer = "{provider.url}"
-jwks_uri = "{provider.url}/jwks"
-audience = "urn:gridhub"
-algorithms = ["RS256"]
-allowed_roles = ["service_center_clerk", "grid_worker"]
-role_map = {{ "窗口人员" = "service_center_clerk", "网格员" = "grid_worker" }}
-name = "{NAME}"
-display_name = "{LABEL}"
-console_client_id = "{CONSOLE_CLIENT}"
-console_client_secret_file = "{secret_file}"
-console_scopes = ["openid", "roles"]
-
+    return (
+        city_issuer_toml(provider.url, secret_file)
+        + f"""
 [[issuers]]
 issuer = "{dead_issuer}"
 jwks_uri = "{dead_issuer}/jwks"
@@ -155,6 +149,7 @@ name = "down"
 display_name = "A provider that is down"
 console_client_id = "{CONSOLE_CLIENT}"
 """
+    )
 
 
 @pytest.fixture(scope="module")
