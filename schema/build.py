@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry import federation
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -28,8 +28,10 @@ from schema.execution.standard import StandardExecutor, guard
 from schema.extensions.cost_report import CostReport
 from schema.extensions.document_limits import DocumentCache, DocumentLimitsExtension
 from schema.extensions.error_codes import ErrorCodes, logger
+from schema.extensions.hooks import CachedHooksRunner
 from schema.extensions.operation_scope import OperationScope
 from schema.extensions.schema_exposure import SchemaExposure
+from schema.extensions.validation import DocumentValidation, ValidationResults
 from schema.governance import GovernanceMutation, GovernanceQuery, GovernanceSubscription
 from schema.query import CoreQuery
 from schema.resident import RESIDENTS, Resident
@@ -54,13 +56,19 @@ _DEPARTMENT_FIELDS = frozenset(
 
 
 class HubSchema(federation.Schema):
-    """A federation schema that logs expected GraphQL errors quietly.
+    """A federation schema that logs expected GraphQL errors quietly and wraps its
+    extensions' hooks once per class (`schema/extensions/hooks.py`).
 
     `access_rules` is the table of its scope declarations, built once with it.
     """
 
     access_rules: AccessRules
     cost_model: CostModel
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> CachedHooksRunner:
+        return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -91,22 +99,19 @@ def _extensions(
     # The audit extension (in `extra`) enters first and exits last: it reads the context
     # OperationScope sets up, after OperationScope has released the database connection.
     # DocumentLimitsExtension parses (within the limits); CostReport must follow
-    # ValidationCache, whose errors it reads before the operation runs.
+    # DocumentValidation, whose errors it reads before the operation runs.
     common = [
         *extra,
         lambda: ErrorCodes(mask_internal=production, hide_suggestions=production),
         OperationScope,
         *([SchemaExposure] if production else []),
     ]
+    validations = ValidationResults(maxsize=512)
+    validation = [lambda: DocumentValidation(results=validations)]
     if limits is None:  # no limits (only to measure what they cost): plain cached parsing
-        return [*common, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
+        return [*common, lambda: ParserCache(maxsize=512), *validation]
     documents = DocumentCache(limits)
-    return [
-        *common,
-        lambda: DocumentLimitsExtension(cache=documents),
-        lambda: ValidationCache(maxsize=512),
-        CostReport,
-    ]
+    return [*common, lambda: DocumentLimitsExtension(cache=documents), *validation, CostReport]
 
 
 def _config() -> StrawberryConfig:

@@ -212,18 +212,43 @@ class Loaders:
     database: RequestDatabase
     scope: LoadScope
     _loaders: dict[Batch, DataLoader[Any, Any]] = field(default_factory=dict)
+    _primed: dict[Batch, dict[Any, Any]] = field(default_factory=dict)
 
     def load(self, batch: Batch, key: Any) -> Awaitable[Any]:
         loader = self._loaders.get(batch)
         if loader is None:
             loader = self._loaders[batch] = DataLoader(load_fn=self._load_fn(batch))
+            for primed_key, value in self._primed.get(batch, {}).items():
+                loader.prime(primed_key, value)
         return loader.load(key)
+
+    def prime(self, batch: Batch, key: Any, value: Any) -> None:
+        """Make `value` the batch's answer for `key` in this request: a statement that
+        already read it (a lookup reads the resident's grid with the resident) spares the
+        batch its round trip. `value` must be what the batch's fetch returns for `key`
+        (all of its columns)."""
+        self._primed.setdefault(batch, {})[key] = value
+        if (loader := self._loaders.get(batch)) is not None:
+            loader.prime(key, value)
 
     async def fetch(
         self, batch: Batch, keys: Sequence[Any], columns: frozenset[str] | None = None
     ) -> Mapping[Any, Any]:
         """One batch for many keys at once, outside any DataLoader (a planner's level load);
-        only `columns` when given and the batch can select them."""
+        only `columns` when given and the batch can select them. Primed keys are not
+        fetched again; with every key primed there is no statement at all."""
+        primed = self._primed.get(batch)
+        if primed:
+            known = {key: primed[key] for key in keys if key in primed}
+            keys = [key for key in keys if key not in known]
+            if not keys:
+                return known
+            return {**known, **await self._fetch(batch, keys, columns)}
+        return await self._fetch(batch, keys, columns)
+
+    async def _fetch(
+        self, batch: Batch, keys: Sequence[Any], columns: frozenset[str] | None
+    ) -> Mapping[Any, Any]:
         async with self.database.connect() as connection:
             if columns is not None and batch.select is not None:
                 return await batch.select(connection, keys, self.scope, columns)

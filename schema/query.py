@@ -12,7 +12,7 @@ from schema.context import Info
 from schema.cost import assumed, paged
 from schema.enums import GridLevel
 from schema.errors import BadUserInputError
-from schema.grid import Grid, get_grid
+from schema.grid import GRIDS, Grid, get_grid
 from schema.pagination import check_page_size
 from schema.resident import (
     Resident,
@@ -77,14 +77,18 @@ class CoreQuery:
         number = _id_number_argument(id_number) if id_number is not None else None
         context = info.context
         async with context.database.connect() as connection:
-            row = await residents.get_resident(
+            found = await residents.lookup_resident(
                 connection,
                 resident_id=str(id) if id is not None else None,
                 id_number=number,
                 within_path=context.caller.grid_path,
                 fields=context.fields,
             )
-        return resident_from_row(row, context.today) if row is not None else None
+        if found is None:
+            return None
+        if found.grid is not None:
+            context.loaders.prime(GRIDS, found.resident.grid_code, found.grid)
+        return resident_from_row(found.resident, context.today)
 
     @federation.field(
         requires_scopes=[["resident:basic"]],

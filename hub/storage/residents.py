@@ -7,6 +7,7 @@ equality on the blind index (`id_number_index IN (…)`: one value per key that 
 
 from __future__ import annotations
 
+import collections
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Integer,
     Row,
     Select,
     and_,
@@ -40,6 +42,7 @@ from hub.storage.keys import among, among_param
 from hub.storage.models import (
     DEPARTMENT_MODELS,
     SENSITIVE_MODELS,
+    Grid,
     Household,
     Resident,
     ResidentTagRow,
@@ -98,6 +101,17 @@ class ResidentFilter:
     has_records_in: Sequence[Department] = field(default_factory=tuple)
     record_types: frozenset[str] | None = None
 
+    @property
+    def selects_all(self) -> bool:
+        """No condition at all (`record_types` only narrows `has_records_in`)."""
+        return not (
+            self.name_prefix
+            or self.tag is not None
+            or self.min_age is not None
+            or self.max_age is not None
+            or self.has_records_in
+        )
+
 
 def _conditions(
     criteria: ResidentFilter, *, within_path: str | None, today: date
@@ -149,10 +163,38 @@ async def find_residents(
     Keyset pagination on the (grid_path, id) index: stable under inserts, and a page of a
     subtree is a walk of one index range whatever the subtree's size.
     """
-    query = page_query(
-        criteria=criteria, within_path=within_path, limit=limit, after=after, today=today
-    )
-    return [ResidentRecord.opened(row, fields) for row in await connection.execute(query)]
+    if criteria.selects_all:  # the common page: a statement built once per form
+        parameters: dict[str, Any] = {"limit": limit}
+        if within_path is not None:
+            parameters["within_lower"] = within_path
+            parameters["within_upper"] = path_upper_bound(within_path)
+        if after is not None:
+            parameters["after_path"], parameters["after_id"] = after
+        query = _unfiltered_page(within_path is not None, after is not None)
+        rows = await fetch_rows(connection, query, parameters)
+    else:
+        query = page_query(
+            criteria=criteria, within_path=within_path, limit=limit, after=after, today=today
+        )
+        rows = list(await connection.execute(query))
+    return [ResidentRecord.opened(row, fields) for row in rows]
+
+
+@functools.cache
+def _unfiltered_page(within: bool, after: bool) -> Select[Any]:
+    """`page_query` without criteria, built once per form with the values as parameters
+    (SQLAlchemy compiles it once; hub/storage/direct.py runs it on PostgreSQL)."""
+    query = select(*READ_COLUMNS)
+    if within:
+        lower: BindParameter[str] = bindparam("within_lower", type_=Resident.grid_path.type)
+        upper: BindParameter[str] = bindparam("within_upper", type_=Resident.grid_path.type)
+        query = query.where(and_(Resident.grid_path >= lower, Resident.grid_path < upper))
+    if after:
+        path = bindparam("after_path", type_=Resident.grid_path.type)
+        resident_id = bindparam("after_id", type_=Resident.id.type)
+        query = query.where(tuple_(Resident.grid_path, Resident.id) > tuple_(path, resident_id))
+    limit: BindParameter[int] = bindparam("limit", type_=Integer())
+    return query.order_by(Resident.grid_path, Resident.id).limit(limit)
 
 
 def page_query(
@@ -187,6 +229,35 @@ async def get_resident(
     fields: KeyRing,
 ) -> ResidentRecord | None:
     """One resident by id or by ID number (through the blind index), within a subtree."""
+    found = await lookup_resident(
+        connection,
+        resident_id=resident_id,
+        id_number=id_number,
+        within_path=within_path,
+        fields=fields,
+    )
+    return found.resident if found is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A resident found by `lookup_resident`, with its grid's row as `grids_by_code`
+    returns it (None only if the grid is gone)."""
+
+    resident: ResidentRecord
+    grid: Any
+
+
+async def lookup_resident(
+    connection: AsyncConnection,
+    *,
+    resident_id: str | None = None,
+    id_number: str | None = None,
+    within_path: str | None,
+    fields: KeyRing,
+) -> Lookup | None:
+    """`get_resident`, with the resident's grid read by the same statement: a lookup
+    that shows the grid needs no second round trip for it."""
     parameters: dict[str, Any] = {}
     if resident_id is not None:
         parameters["resident_id"] = resident_id
@@ -197,14 +268,25 @@ async def get_resident(
         parameters["within_upper"] = path_upper_bound(within_path)
     query = _lookup(resident_id is not None, id_number is not None, within_path is not None)
     rows = await fetch_rows(connection, query, parameters)
-    return ResidentRecord.opened(rows[0], fields) if rows else None
+    if not rows:
+        return None
+    row = rows[0]
+    grid = _GridRow._make(getattr(row, label) for label in _GRID_LABELS)
+    return Lookup(ResidentRecord.opened(row, fields), grid if row.grid__code is not None else None)
+
+
+# The grid's columns in a lookup's row, labelled apart from the resident's own.
+_GRID_LABELS = tuple(f"grid__{column.key}" for column in Grid.__table__.c)
+_GridRow = collections.namedtuple("_GridRow", [column.key for column in Grid.__table__.c])  # type: ignore[misc]
 
 
 @functools.cache
 def _lookup(by_id: bool, by_id_number: bool, within: bool) -> Select[Any]:
-    """`get_resident`'s statement, built once per form (SQLAlchemy then compiles it once):
-    the values are parameters, the conditions in the order they always had."""
-    query = select(*READ_COLUMNS)
+    """`lookup_resident`'s statement, built once per form (SQLAlchemy then compiles it
+    once): the values are parameters, the conditions in the order they always had."""
+    grid = Grid.__table__
+    labelled = [column.label(label) for column, label in zip(grid.c, _GRID_LABELS, strict=True)]
+    query = select(*READ_COLUMNS, *labelled).outerjoin(grid, grid.c.code == Resident.grid_code)
     if by_id:
         query = query.where(Resident.id == bindparam("resident_id"))
     if by_id_number:

@@ -1,6 +1,6 @@
 """Costs each valid operation before it runs, spends it from the caller's budget, reports it.
 
-After validation (this extension comes after ValidationCache, whose errors it reads): the
+After validation (this extension comes after DocumentValidation, whose errors it reads): the
 operation's static cost (schema/cost.py) over `max_cost`, or its resident nodes over
 `max_resident_nodes`, is QUERY_TOO_COMPLEX with both numbers in `extensions`; an over-long
 string argument is BAD_USER_INPUT; otherwise the cost is spent from the caller's token

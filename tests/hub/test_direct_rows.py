@@ -14,13 +14,26 @@ from hub.crypto.store import field_keys
 from hub.storage import direct
 from hub.storage.grids import _grids_by_code, grids_by_code
 from hub.storage.models import Grid, Resident
-from hub.storage.residents import READ_COLUMNS, _lookup, get_resident
+from hub.storage.residents import (
+    _GRID_LABELS,
+    READ_COLUMNS,
+    _lookup,
+    get_resident,
+    lookup_resident,
+)
 from hub.storage.session import RequestDatabase
 from tests.conftest import World
 
 
 def _typed(rows: Any) -> list[list[tuple[Any, type]]]:
     return [[(value, type(value)) for value in row] for row in rows]
+
+
+def _with_grid() -> Any:
+    """A lookup's columns, built apart from `_lookup`: the resident's, then its grid's."""
+    grid = Grid.__table__
+    labelled = [column.label(label) for column, label in zip(grid.c, _GRID_LABELS, strict=True)]
+    return select(*READ_COLUMNS, *labelled).join(grid, grid.c.code == Resident.grid_code)
 
 
 async def test_direct_rows_equal_sqlalchemy_rows(
@@ -40,17 +53,17 @@ async def test_direct_rows_equal_sqlalchemy_rows(
                 "within_lower": street.path,
                 "within_upper": "4101050010",
             },
-            select(*READ_COLUMNS).where(Resident.id == people[0].id),
+            _with_grid().where(Resident.id == people[0].id),
         ),
         (
             _lookup(False, True, False),
             {"id_number_indexes": ring.indexes(ID_NUMBER, people[1].id_number)},
-            select(*READ_COLUMNS).where(Resident.id == people[1].id),
+            _with_grid().where(Resident.id == people[1].id),
         ),
         (
             _lookup(False, True, False),
             {"id_number_indexes": []},
-            select(*READ_COLUMNS).where(false()),
+            _with_grid().where(false()),
         ),
     ]
     try:
@@ -73,6 +86,30 @@ async def test_direct_rows_equal_sqlalchemy_rows(
             assert resident.gender is people[2].gender
     finally:
         await database.close()
+
+
+async def test_a_lookups_grid_is_the_row_the_grid_batch_returns(
+    engine: AsyncEngine, world: World
+) -> None:
+    """A lookup primes the request's grid batch with the grid it read (schema/query.py):
+    that row must be the batch's own, field for field and type for type."""
+    grids = await world.tree()
+    person = await world.resident(grids["410105001001001"])
+    ring = await field_keys(engine).ring()
+    database = RequestDatabase(engine)
+    try:
+        async with database.connect() as connection:
+            found = await lookup_resident(
+                connection, resident_id=person.id, within_path=None, fields=ring
+            )
+            batch = await grids_by_code(connection, [person.grid_code])
+    finally:
+        await database.close()
+    assert found is not None
+    assert found.resident.id == person.id
+    grid = batch[person.grid_code]
+    assert found.grid._fields == grid._fields
+    assert _typed([found.grid]) == _typed([grid])
 
 
 async def test_a_failed_direct_run_is_answered_by_sqlalchemy(

@@ -15,12 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import local_today
+from hub.crypto.store import field_keys
 from hub.storage import migrations
 from hub.storage.base import Base
 from hub.storage.grids import in_subtree
 from hub.storage.models import Grid, Resident, Vaccination
-from hub.storage.residents import ResidentFilter, page_query
-from hub.storage.session import create_engine
+from hub.storage.residents import ResidentFilter, _unfiltered_page, find_residents, page_query
+from hub.storage.session import RequestDatabase, create_engine
 from tests.conftest import World
 
 
@@ -197,16 +198,32 @@ async def test_subtree_query_uses_the_path_index(engine: AsyncEngine, is_postgre
     assert any("ix_residents_grid_path" in line for line in plan), plan
 
 
+PAGE_WITHIN = "410105/410105001/"
+PAGE_AFTER = ("410105/410105001/410105001001/410105001001001/", "r-000050")
+
+
+@pytest.mark.parametrize("form", ["filtered", "unfiltered"])
 async def test_a_page_of_a_subtree_walks_the_path_index_without_sorting(
-    engine: AsyncEngine, is_postgres: bool
+    engine: AsyncEngine, is_postgres: bool, form: str
 ) -> None:
-    query = page_query(
-        criteria=ResidentFilter(),
-        within_path="410105/410105001/",
-        limit=101,
-        after=("410105/410105001/410105001001/410105001001001/", "r-000050"),
-        today=local_today(),
-    )
+    """Both statements a page runs: `page_query` (with criteria) and the unfiltered page
+    built once with its values as parameters."""
+    if form == "filtered":
+        query = page_query(
+            criteria=ResidentFilter(name_prefix="王"),
+            within_path=PAGE_WITHIN,
+            limit=101,
+            after=PAGE_AFTER,
+            today=local_today(),
+        )
+    else:
+        query = _unfiltered_page(True, True).params(
+            within_lower=PAGE_WITHIN,
+            within_upper="410105/4101050010",
+            after_path=PAGE_AFTER[0],
+            after_id=PAGE_AFTER[1],
+            limit=101,
+        )
     compiled = query.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
     async with engine.connect() as connection:
         if is_postgres:
@@ -218,3 +235,56 @@ async def test_a_page_of_a_subtree_walks_the_path_index_without_sorting(
 
     assert any("ix_residents_grid_path_id" in line for line in plan), plan
     assert not any("Sort" in line or "TEMP B-TREE" in line for line in plan), plan
+
+
+async def test_an_unfiltered_page_reads_what_the_page_query_reads(
+    engine: AsyncEngine, world: World
+) -> None:
+    """find_residents runs its own statement for a page without criteria: the same rows, in
+    the same order, as `page_query`, within a subtree or not, after a position or not."""
+    grids = await world.tree()
+    for building in ("410105001001001", "410105001001002", "410105002001001"):
+        for _ in range(4):
+            await world.resident(grids[building])
+    ring = await field_keys(engine).ring()
+    database = RequestDatabase(engine)
+    within_paths = (None, grids["410105001"].path, grids["410105002001001"].path)
+    try:
+        async with database.connect() as connection:
+            everyone = list(
+                await connection.execute(
+                    page_query(
+                        criteria=ResidentFilter(),
+                        within_path=None,
+                        limit=100,
+                        after=None,
+                        today=local_today(),
+                    )
+                )
+            )
+            afters = (None, (everyone[3].grid_path, everyone[3].id))
+            for within_path in within_paths:
+                for after in afters:
+                    for limit in (1, 5, 100):
+                        expected = await connection.execute(
+                            page_query(
+                                criteria=ResidentFilter(),
+                                within_path=within_path,
+                                limit=limit,
+                                after=after,
+                                today=local_today(),
+                            )
+                        )
+                        found = await find_residents(
+                            connection,
+                            criteria=ResidentFilter(),
+                            within_path=within_path,
+                            limit=limit,
+                            after=after,
+                            today=local_today(),
+                            fields=ring,
+                        )
+                        assert [r.id for r in found] == [r.id for r in expected]
+    finally:
+        await database.close()
+    assert len(everyone) == 12
