@@ -25,6 +25,7 @@ hub/audit/sinks.py). A write is never run twice: its failure is raised as it is.
 from __future__ import annotations
 
 import collections
+import logging
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -32,9 +33,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Executable, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
+logger = logging.getLogger("gridhub.storage")
 
 
 class _Row(tuple[Any, ...]):
@@ -82,7 +85,8 @@ class _Compiled:
             "Row", (collections.namedtuple("_RowFields", keys), _Row), {"__slots__": ()}
         )
         self.processors: tuple[Processor, ...] = tuple(
-            column[3]._cached_result_processor(dialect, None) for column in columns
+            column[3]._cached_result_processor(dialect, _server_type(column[3]))
+            for column in columns
         )
         self.binds: Mapping[str, Any] = dict(compiled._bind_processors)
 
@@ -122,6 +126,23 @@ class _Compiled:
         ]
 
 
+# PostgreSQL's type OIDs for the numeric columns' declared types (FLOAT is double precision,
+# FLOAT(p) with p <= 24 real).
+_NUMERIC, _REAL, _DOUBLE = 1700, 700, 701
+
+
+def _server_type(type_: Any) -> int | None:
+    """The OID PostgreSQL reports for a column of `type_` where the dialect's result
+    processor depends on it (numbers: the asyncpg dialect converts between Decimal and
+    float by what the server sent, which SQLAlchemy reads from the cursor); None elsewhere.
+    """
+    if isinstance(type_, sqltypes.Float):
+        return _REAL if type_.precision is not None and type_.precision <= 24 else _DOUBLE
+    if isinstance(type_, sqltypes.Numeric):
+        return _NUMERIC
+    return None
+
+
 # Called with the SQL of every statement run here (which SQLAlchemy's events do not see):
 # statement-count tests and benchmarks count them with SQLAlchemy's.
 OBSERVERS: list[Callable[[str], None]] = []
@@ -148,6 +169,11 @@ def _compiled(statement: Executable, dialect: Dialect, parameters: Mapping[str, 
     return found
 
 
+# Statements whose compilation for the direct path failed (by identity, kept with them):
+# compiled once, not on every run, and said once in the log.
+_INDIRECT: dict[int, Any] = {}
+
+
 def _direct(connection: AsyncConnection) -> bool:
     if connection.dialect.name != "postgresql":
         return False
@@ -165,9 +191,16 @@ async def fetch_rows(
     Only for statements that live as long as the process (module-level or cached): each is
     compiled once and kept.
     """
-    if _direct(connection):
+    if _direct(connection) and _INDIRECT.get(id(statement)) is not statement:
         try:
             compiled = _compiled(statement, connection.dialect, parameters)
+        except Exception as error:  # not compilable for the direct path: SQLAlchemy's from now on
+            _INDIRECT[id(statement)] = statement
+            logger.warning(
+                "runs through SQLAlchemy (cannot compile it directly: %r): %s", error, statement
+            )
+            return list(await connection.execute(statement, dict(parameters)))
+        try:
             raw = await connection.get_raw_connection()
             sql, arguments = compiled.arguments(parameters)
             if OBSERVERS:

@@ -13,16 +13,18 @@ from hub.crypto.columns import ID_NUMBER
 from hub.crypto.store import field_keys
 from hub.storage import direct
 from hub.storage.grids import _grids_by_code, grids_by_code
-from hub.storage.models import Grid, Resident
+from hub.storage.models import DEPARTMENT_MODELS, Grid, Resident
 from hub.storage.residents import (
     _GRID_LABELS,
     READ_COLUMNS,
     _lookup,
+    _records,
     get_resident,
     lookup_resident,
 )
 from hub.storage.session import RequestDatabase
 from tests.conftest import World
+from tests.schema.test_queries import add_full_records
 
 
 def _typed(rows: Any) -> list[list[tuple[Any, type]]]:
@@ -132,9 +134,78 @@ async def test_a_failed_direct_run_is_answered_by_sqlalchemy(
         await database.close()
 
 
+async def test_a_statement_that_cannot_compile_directly_is_tried_once(
+    engine: AsyncEngine,
+    world: World,
+    is_postgres: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if not is_postgres:
+        pytest.skip("the direct path runs on PostgreSQL only")
+    await world.tree()
+    attempts: list[object] = []
+
+    def uncompilable(self: object, statement: object, *_: Any) -> None:
+        attempts.append(statement)
+        raise TypeError("no result processor")
+
+    monkeypatch.setattr(direct, "_INDIRECT", {})
+    monkeypatch.setattr(direct, "_COMPILED", {})
+    monkeypatch.setattr(direct._Compiled, "__init__", uncompilable)
+    database = RequestDatabase(engine)
+    try:
+        async with database.connect() as connection:
+            for _ in range(3):
+                found = await grids_by_code(connection, ["410105", "410105001"])
+                assert set(found) == {"410105", "410105001"}
+    finally:
+        await database.close()
+    assert len(attempts) == 1
+    said = [r for r in caplog.records if "cannot compile it directly" in r.getMessage()]
+    assert len(said) == 1
+
+
 async def test_inside_a_transaction_sqlalchemy_runs_it(engine: AsyncEngine, world: World) -> None:
     await world.tree()
     async with engine.connect() as connection:
         assert not direct._direct(connection)
         found = await grids_by_code(connection, ["410105"])
         assert list(found) == ["410105"]
+
+
+async def test_every_record_table_runs_directly_with_sqlalchemys_values(
+    engine: AsyncEngine, world: World, is_postgres: bool
+) -> None:
+    """The page's record batches (every department table, all columns): run straight on
+    asyncpg without falling back — a numeric column's processor depends on the type the
+    server reports, which the direct path takes from the declared type — and with the values
+    and Python types SQLAlchemy gives (`Decimal` for an amount)."""
+    if not is_postgres:
+        pytest.skip("the direct path runs on PostgreSQL only")
+    grids = await world.tree()
+    people = [await world.resident(grids["410105001001001"]) for _ in range(2)]
+    for person in people:
+        await add_full_records(world, person)
+    observed: list[str] = []
+    filled: set[str] = set()
+    database = RequestDatabase(engine)
+    direct.OBSERVERS.append(observed.append)
+    try:
+        async with database.connect() as connection:
+            for models in DEPARTMENT_MODELS.values():
+                for model in models:
+                    statement = _records(engine.dialect.name, model, None)
+                    parameters = {"ids": [person.id for person in people]}
+                    before = len(observed)
+                    rows = await direct.fetch_rows(connection, statement, parameters)
+                    assert len(observed) == before + 1, f"{model.__tablename__} fell back"
+                    wanted = list(await connection.execute(statement, parameters))
+                    assert _typed(rows) == _typed(wanted), model.__tablename__
+                    if rows:
+                        filled.add(model.__tablename__)
+    finally:
+        direct.OBSERVERS.remove(observed.append)
+        await database.close()
+    assert "social_assistance_grants" in filled  # its amount is NUMERIC
+    assert len(filled) >= 8, filled
