@@ -111,19 +111,17 @@ class _Compiled:
         return sql, arguments
 
     def rows(self, records: Sequence[Any]) -> list[Any]:
-        processors = self.processors
         make = self.row._make
-        if not any(processors):
+        processed = [(i, p) for i, p in enumerate(self.processors) if p is not None]
+        if not processed:
             return [make(record) for record in records]
-        return [
-            make(
-                [
-                    value if p is None else p(value)
-                    for p, value in zip(processors, record, strict=True)
-                ]
-            )
-            for record in records
-        ]
+        rows = []
+        for record in records:  # only the columns with a processor are touched
+            values = list(record)
+            for i, process in processed:
+                values[i] = process(values[i])
+            rows.append(make(values))
+        return rows
 
 
 # PostgreSQL's type OIDs for the numeric columns' declared types (FLOAT is double precision,
