@@ -1,40 +1,38 @@
-"""Strawberry's extension runner with each extension class's hooks wrapped once, not per request.
+"""Strawberry's extension runner, with the hooks wrapped once per class and no exit stacks.
 
-Strawberry's runner inspects every extension's hook and wraps it in a new
-`contextlib.contextmanager` (with `functools.wraps`) for each phase of each request: about a
-tenth of a lookup's CPU went there. Here the wrapping is done once per extension class and
-hook (the unbound generator function, called with the extension as its argument: the same
-context manager), so a request only enters and exits the hooks. Which hooks run, their order
-and how exceptions pass through them are strawberry's own (its context managers, exit
-stacks included).
+For every phase of every request, strawberry's runner inspects each extension's hook, wraps
+it in a new `contextlib.contextmanager` (with `functools.wraps`) and enters it through a new
+`AsyncExitStack`: about a tenth of a lookup's CPU. Here each extension class's hooks are
+wrapped once (the unbound generator function, called with the extension: the same context
+manager), and a phase enters its hooks in order and exits them in reverse as nested `with`
+blocks do — what the exit stack emulates, without building one per phase:
+
+- a hook whose entry raises propagates at once, and the hooks entered before it are not
+  exited (strawberry's runner does not exit them either: the phase's `__aexit__` never runs);
+- on the way out every hook sees the exception the hook inside it left (or none, once one
+  suppressed it); an exception raised by a hook replaces it (every hook is a contextlib
+  generator manager, which chains a new error to the one thrown into it);
+- as in strawberry, a phase never suppresses: the exception the phase was left with still
+  propagates even when a hook said to suppress it (its exit stack's answer is dropped);
+- sync hooks only for a sync phase (`execute_sync`), as strawberry requires.
+
+A hook that is a plain method, not a generator, is wrapped by strawberry's own code.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
 
 from strawberry.extensions import SchemaExtension
-from strawberry.extensions.context import (
-    ExecutingContextManager,
-    ExtensionContextManagerBase,
-    OperationContextManager,
-    ParsingContextManager,
-    ValidationContextManager,
-    WrappedHook,
-)
+from strawberry.extensions.context import ExtensionContextManagerBase
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
 _Factory = Callable[[SchemaExtension], Any]
-
-
 _ABSENT = "absent"  # the class does not define the hook
-_PLAIN = "plain"  # a plain function: strawberry wraps it per request, as it always does
-
-
+_PLAIN = "plain"  # a plain method: strawberry wraps it per request, as it always does
 _Wrapped = tuple[_Factory, bool] | str
 _WRAPPED: dict[tuple[type[SchemaExtension], str], _Wrapped] = {}
 
@@ -58,42 +56,104 @@ def _wrap(extension_type: type[SchemaExtension], hook_name: str) -> _Wrapped:
     return _PLAIN
 
 
-class _CachedHooks(ExtensionContextManagerBase):
-    def get_hook(self, extension: SchemaExtension) -> WrappedHook | None:
-        wrapped = _wrapped(type(extension), self.HOOK_NAME)
-        if isinstance(wrapped, str):
-            return None if wrapped == _ABSENT else super().get_hook(extension)
-        factory, is_async = wrapped
-        return WrappedHook(extension, functools.partial(factory, extension), is_async)
+# One hook of a phase: its context manager's maker, whether that manager is async, its extension.
+_Hook = tuple[Callable[[], Any], bool, SchemaExtension]
 
 
-class _Operation(_CachedHooks, OperationContextManager):
-    __slots__ = ()
+def _hooks(extensions: list[SchemaExtension], hook_name: str) -> list[_Hook]:
+    hooks: list[_Hook] = []
+    for extension in extensions:
+        wrapped = _wrapped(type(extension), hook_name)
+        if wrapped == _ABSENT:
+            continue
+        if isinstance(wrapped, str):  # a plain method
+            plain = ExtensionContextManagerBase.from_callable(
+                extension, getattr(type(extension), hook_name)
+            )
+            hooks.append((plain.hook, plain.is_async, extension))
+        else:
+            factory, is_async = wrapped
+            hooks.append((_bound(factory, extension), is_async, extension))
+    return hooks
 
 
-class _Validation(_CachedHooks, ValidationContextManager):
-    __slots__ = ()
+def _bound(factory: _Factory, extension: SchemaExtension) -> Callable[[], Any]:
+    return lambda: factory(extension)
 
 
-class _Parsing(_CachedHooks, ParsingContextManager):
-    __slots__ = ()
+class _Phase:
+    """One phase's hooks of one request (`async with` or, for sync execution, `with`)."""
 
+    __slots__ = ("_entered", "_hooks", "_name")
 
-class _Executing(_CachedHooks, ExecutingContextManager):
-    __slots__ = ()
+    def __init__(self, extensions: list[SchemaExtension], hook_name: str) -> None:
+        self._name = hook_name
+        self._hooks = _hooks(extensions, hook_name)
+        self._entered: list[tuple[Any, bool]] = []
+
+    async def __aenter__(self) -> None:
+        for make, is_async, _ in self._hooks:
+            manager = make()
+            if is_async:
+                await manager.__aenter__()
+            else:
+                manager.__enter__()
+            self._entered.append((manager, is_async))
+
+    def __enter__(self) -> None:
+        for make, is_async, extension in self._hooks:
+            if is_async:
+                raise RuntimeError(
+                    f"SchemaExtension hook {extension}.{self._name} "
+                    "failed to complete synchronously."
+                )
+            manager = make()
+            manager.__enter__()
+            self._entered.append((manager, False))
+
+    async def __aexit__(self, *raised: Any) -> None:
+        passed, pending = raised, None  # what the next hook out sees; what a hook raised
+        while self._entered:
+            manager, is_async = self._entered.pop()
+            try:
+                if is_async:
+                    suppressed = await manager.__aexit__(*passed)
+                else:
+                    suppressed = manager.__exit__(*passed)
+            except BaseException as error:  # replaces the exception passed in (if any)
+                passed, pending = (type(error), error, error.__traceback__), error
+            else:
+                if suppressed:
+                    passed, pending = (None, None, None), None
+        if pending is not None:
+            raise pending
+
+    def __exit__(self, *raised: Any) -> None:
+        passed, pending = raised, None
+        while self._entered:
+            manager, _ = self._entered.pop()
+            try:
+                suppressed = manager.__exit__(*passed)
+            except BaseException as error:
+                passed, pending = (type(error), error, error.__traceback__), error
+            else:
+                if suppressed:
+                    passed, pending = (None, None, None), None
+        if pending is not None:
+            raise pending
 
 
 class CachedHooksRunner(SchemaExtensionsRunner):
-    """`SchemaExtensionsRunner` whose phases use the hooks wrapped once per class."""
+    """`SchemaExtensionsRunner` whose phases are `_Phase`s."""
 
-    def operation(self) -> OperationContextManager:
-        return _Operation(self.extensions)
+    def operation(self) -> Any:
+        return _Phase(self.extensions, "on_operation")
 
-    def validation(self) -> ValidationContextManager:
-        return _Validation(self.extensions)
+    def validation(self) -> Any:
+        return _Phase(self.extensions, "on_validate")
 
-    def parsing(self) -> ParsingContextManager:
-        return _Parsing(self.extensions)
+    def parsing(self) -> Any:
+        return _Phase(self.extensions, "on_parse")
 
-    def executing(self) -> ExecutingContextManager:
-        return _Executing(self.extensions)
+    def executing(self) -> Any:
+        return _Phase(self.extensions, "on_execute")

@@ -4,6 +4,8 @@ own runner runs them: the same hooks, in the same order, with exceptions passing
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -20,7 +22,8 @@ Log = list[str]
 
 
 def _recording(name: str, log: Log, *, fail_in: str | None = None) -> type[SchemaExtension]:
-    """An extension class logging its hooks' entries and exits (sync and async ones)."""
+    """An extension class logging its hooks' entries, exits and the exceptions they see;
+    `fail_in` makes it raise on entering or leaving a phase, or swallow what it sees."""
 
     class Recording(SchemaExtension):
         def __init__(self) -> None:
@@ -31,11 +34,18 @@ def _recording(name: str, log: Log, *, fail_in: str | None = None) -> type[Schem
             log.append(f"{name} operation enter {self.seen}")
             try:
                 yield
-            except ValueError as error:
-                log.append(f"{name} operation saw {error}")
-                raise
+            except Exception as error:
+                log.append(f"{name} operation saw {error!r} after {error.__context__!r}")
+                if fail_in == "swallow":
+                    return
+                if fail_in == "replace":
+                    raise KeyError(f"{name} replaces it") from None
+                if fail_in != "late":
+                    raise
             finally:
                 log.append(f"{name} operation exit")
+            if fail_in == "late":  # a new error, raised outside the handler
+                raise TypeError(f"{name} fails late")
 
         def on_parse(self) -> Iterator[None]:
             self.seen += 1
@@ -45,14 +55,26 @@ def _recording(name: str, log: Log, *, fail_in: str | None = None) -> type[Schem
 
         def on_validate(self) -> Iterator[None]:
             log.append(f"{name} validate enter")
-            yield
+            try:
+                yield
+            except Exception as error:
+                log.append(f"{name} validate saw {error!r}")
+                raise
+            if fail_in == "validate exit":
+                raise LookupError(f"{name} fails on its way out")
             log.append(f"{name} validate exit")
 
         async def on_execute(self) -> AsyncIterator[None]:
             log.append(f"{name} execute enter")
             if fail_in == "execute":
                 raise ValueError(f"{name} refuses")
-            yield
+            try:
+                yield
+            except Exception as error:
+                log.append(f"{name} execute saw {error!r} after {error.__context__!r}")
+                raise
+            if fail_in == "execute exit":
+                raise KeyError(f"{name} fails on its way out")
             log.append(f"{name} execute exit")
 
         def get_results(self) -> dict[str, Any]:
@@ -71,6 +93,21 @@ class Plain(SchemaExtension):
         self.log.append("plain validate")
 
 
+class SyncOnly(SchemaExtension):
+    def __init__(self, log: Log) -> None:
+        self.log = log
+
+    def on_operation(self) -> Iterator[None]:
+        self.log.append("sync operation enter")
+        yield
+        self.log.append("sync operation exit")
+
+    def on_execute(self) -> Iterator[None]:
+        self.log.append("sync execute enter")
+        yield
+        self.log.append("sync execute exit")
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -85,20 +122,46 @@ class _CachedSchema(strawberry.Schema):
         return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
 
 
+def _answer(log: Log, result: Any) -> None:
+    log.append(f"data {result.data} errors {[e.message for e in result.errors or []]}")
+    for error in result.errors or []:
+        if error.original_error is not None:
+            log.append(
+                f"raised {error.original_error!r} after {error.original_error.__context__!r}"
+            )
+    log.append(f"results {result.extensions}")
+
+
 async def _run(schema_type: type[strawberry.Schema], query: str, fail_in: str | None) -> Log:
     log: Log = []
-    first, second = _recording("first", log), _recording("second", log, fail_in=fail_in)
+    first = _recording("first", log, fail_in="late" if fail_in == "replace" else None)
+    second = _recording("second", log, fail_in=fail_in)
+    inner = {"swallow": "execute exit", "replace": "execute"}.get(fail_in or "")
+    third = _recording("third", log, fail_in=inner)
     schema = schema_type(
-        query=Query, extensions=[first, lambda: Plain(log), second, SchemaExtension]
+        query=Query, extensions=[first, lambda: Plain(log), second, SchemaExtension, third]
     )
     for _ in range(2):  # two requests: each gets fresh extension instances
-        result = await schema.execute(query)
-        log.append(f"data {result.data} errors {[e.message for e in result.errors or []]}")
-        log.append(f"results {result.extensions}")
+        try:
+            _answer(log, await schema.execute(query))
+        except Exception as error:
+            log.append(f"raised {error!r}")
     return log
 
 
-@pytest.mark.parametrize("fail_in", [None, "execute"])
+def _run_sync(schema_type: type[strawberry.Schema], extensions: list[Any]) -> Log:
+    log: Log = []
+    schema = schema_type(
+        query=Query, extensions=[functools.partial(factory, log) for factory in extensions]
+    )
+    try:
+        _answer(log, schema.execute_sync("{ hello }"))
+    except Exception as error:
+        log.append(f"raised {error!r}")
+    return [re.sub(" at 0x[0-9a-f]+", "", line) for line in log]  # object addresses differ
+
+
+@pytest.mark.parametrize("fail_in", [None, "execute", "execute exit", "validate exit", "swallow"])
 @pytest.mark.parametrize("query", ["{ hello }", "{ nope }", "{ hello"])
 async def test_cached_hooks_run_as_strawberrys_runner_runs_them(
     query: str, fail_in: str | None
@@ -107,6 +170,21 @@ async def test_cached_hooks_run_as_strawberrys_runner_runs_them(
     assert await _run(_CachedSchema, query, fail_in) == expected
     assert any(line.startswith("first operation enter") for line in expected)
     assert "first operation exit" in expected
+
+
+@pytest.mark.parametrize("with_async_hooks", [False, True])
+def test_cached_hooks_run_synchronously_as_strawberrys_runner_runs_them(
+    with_async_hooks: bool,
+) -> None:
+    """execute_sync: sync hooks run; an async one is refused with strawberry's error."""
+    extensions: list[Any] = [SyncOnly, Plain]
+    if with_async_hooks:
+        extensions.append(lambda log: _recording("async", log)())
+    expected = _run_sync(strawberry.Schema, extensions)
+    assert _run_sync(_CachedSchema, extensions) == expected
+    assert ("sync operation enter" in expected) is not with_async_hooks or any(
+        "failed to complete synchronously" in line for line in expected
+    )
 
 
 def test_validation_results_are_kept_per_document_object() -> None:
