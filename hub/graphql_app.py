@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -190,6 +191,7 @@ class HubGraphQL(GraphQL[Context, None]):
         """Runs under the execution timeout; a timed-out request is cancelled and answered
         with TIMEOUT (the audit extension records it as such)."""
         try:
+            context.request.started_ns = time.perf_counter_ns()
             async with asyncio.timeout(self.limits.execution_timeout) as deadline:
                 context.request.deadline = deadline
                 return await super().execute_single(

@@ -36,6 +36,9 @@ class RequestInfo:
     response: Response | None = None  # the response under construction (status, headers)
     connection: HTTPConnection | None = None  # the HTTP request or websocket
     deadline: asyncio.Timeout | None = None  # the execution timeout, while it runs
+    # When that timeout started (time.perf_counter_ns): the audited duration runs from there,
+    # so a request cut off by the timeout is recorded as lasting at least the timeout.
+    started_ns: int | None = None
 
 
 @dataclass

@@ -60,7 +60,7 @@ class AuditExtension(SchemaExtension):
         self.redactor = redactor
 
     async def on_operation(self) -> AsyncIterator[None]:
-        started = time.perf_counter_ns()
+        started = _started(self.execution_context.context)
         # Redacted now: resolvers may mutate the variables (federation adds to representations).
         variables = self.redactor.variables(self.execution_context.variables)
         escaped: GraphQLError | None = None
@@ -172,6 +172,13 @@ def _outcome(execution: ExecutionContext, errors: list[GraphQLError], *, invalid
     if any(value is not None for value in data.values()):
         return Outcome.PARTIAL
     return Outcome.DENIED if codes <= REFUSALS else Outcome.INVALID
+
+
+def _started(context: object) -> int:
+    """When the request's execution began: where its timeout started (HTTP), or now."""
+    if isinstance(context, Context) and context.request.started_ns is not None:
+        return context.request.started_ns
+    return time.perf_counter_ns()
 
 
 def _timed_out(context: object) -> Outcome:
