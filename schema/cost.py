@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from graphql import (
@@ -127,11 +128,32 @@ class Plan:
     harvest: bool
     variable_defaults: Mapping[str, Any]
     strings: list[tuple[str, ValueNode]]  # (argument label, value) to check for length
+    _fixed: Cost | None = field(default=None, init=False)  # the cost, when no variable sizes it
 
     def evaluate(self, variables: Mapping[str, Any] | None, *, max_string: int) -> Cost:
         given = {**self.variable_defaults, **(variables or {})}
         for label, value in self.strings:
             _check_strings(label, value, given, max_string)
+        if self._fixed is not None:
+            return self._fixed
+        cost = self._evaluate(given)
+        if not self._sized_by_variables:
+            self._fixed = cost
+        return cost
+
+    @cached_property
+    def _sized_by_variables(self) -> bool:
+        """Does any list's size come from a variable? If not, every request costs the same."""
+        pending = list(self.roots)
+        while pending:
+            node = pending.pop()
+            sizing = [node.cost.length_argument, *node.cost.slicing]
+            if any(_has_variable(node.arguments.get(name)) for name in sizing if name):
+                return True
+            pending.extend(node.children)
+        return False
+
+    def _evaluate(self, given: Mapping[str, Any]) -> Cost:
         memo: dict[tuple[int, int | None], tuple[int, int]] = {}
         requested = residents = 0
         for root in self.roots:
@@ -185,6 +207,16 @@ def _size(node: PlanField, variables: Mapping[str, Any]) -> int:
     if sizes:
         return max(0, max(sizes))
     return declared.assumed_size if declared.assumed_size is not None else DEFAULT_LIST_SIZE
+
+
+def _has_variable(node: ValueNode | None) -> bool:
+    if isinstance(node, VariableNode):
+        return True
+    if isinstance(node, ListValueNode):
+        return any(_has_variable(value) for value in node.values)
+    if isinstance(node, ObjectValueNode):
+        return any(_has_variable(entry.value) for entry in node.fields)
+    return False
 
 
 def _int(value: Any) -> int | None:

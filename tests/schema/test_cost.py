@@ -121,6 +121,33 @@ def test_plans_are_made_once_per_document() -> None:
     assert SCHEMA.cost_model.plan(document, None) is SCHEMA.cost_model.plan(document, None)
 
 
+def test_one_plan_costs_each_requests_variables() -> None:
+    """A plan is kept per document: its cost follows the variables that size its lists,
+    is computed once when none does, and string arguments are checked on every request."""
+    sized_query = (
+        "query($n: Int, $k: [_Any!]!) { residents(first: $n) { edges { node { id } } } "
+        "_entities(representations: $k) { __typename } }"
+    )
+    fixed_query = (
+        "query($id: ID, $p: String) { resident(id: $id) { id name } "
+        "residents(first: 3, filter: {namePrefix: $p}) { edges { node { id } } } }"
+    )
+    sized = SCHEMA.cost_model.plan(parse(sized_query), None)
+    fixed = SCHEMA.cost_model.plan(parse(fixed_query), None)
+    assert sized is not None
+    assert fixed is not None
+
+    for n, k in ((1, 1), (9, 4), (2, 0)):
+        variables = {"n": n, "k": [{}] * k}
+        assert sized.evaluate(variables, max_string=256).resident_nodes == n + k
+    first = fixed.evaluate({"id": "a", "p": "张"}, max_string=256)
+    assert fixed.evaluate({"id": "b", "p": "王"}, max_string=256) is first
+    assert first == cost_of(fixed_query, {"id": "d"})  # a plan of its own, computed afresh
+    assert first.resident_nodes == 4
+    with pytest.raises(StringTooLongError):
+        fixed.evaluate({"id": "c", "p": "张" * 300}, max_string=256)
+
+
 def test_the_sdl_declares_the_list_sizes_the_cost_is_computed_from() -> None:
     sdl = SCHEMA.as_str()
 
