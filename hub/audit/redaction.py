@@ -72,9 +72,15 @@ def canonical_number(found: str) -> str:
     return plain
 
 
+CLEAN_REMEMBERED = 4096
+
+
 class Redactor:
     def __init__(self, key: bytes) -> None:
         self._key = key
+        # Texts that held no number to replace (operation names, purposes, variable names
+        # repeat from request to request): nothing personal is kept here, by construction.
+        self._clean: set[str] = set()
 
     def keyed_hash(self, value: str) -> str:
         digest = hmac.new(self._key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
@@ -86,6 +92,8 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """`value` with every ID and mobile number in it replaced by its keyed hash."""
+        if value in self._clean:
+            return value
         plain = value.translate(_HALF_WIDTH)
         parts: list[str] = []
         end = 0
@@ -94,7 +102,12 @@ class Redactor:
                 continue
             parts += [value[end : match.start()], self.number_token(match.group())]
             end = match.end()
-        return "".join([*parts, value[end:]]) if parts else value
+        if parts:
+            return "".join([*parts, value[end:]])
+        if len(self._clean) >= CLEAN_REMEMBERED:
+            self._clean.clear()
+        self._clean.add(value)
+        return value
 
     def record(self, record: AuditRecord) -> AuditRecord:
         """The record with its free-text fields redacted and cut to their columns' widths."""

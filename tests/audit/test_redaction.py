@@ -102,3 +102,14 @@ def test_a_record_keeps_no_number_in_its_headers_and_fits_its_columns() -> None:
     assert len(redacted.purpose) == 256
     assert NUMBER not in redacted.purpose
     assert MOBILE not in str(redacted)
+
+
+def test_texts_are_redacted_alike_however_often_they_come_and_only_clean_ones_are_kept() -> None:
+    redactor = Redactor(b"test key")
+    number = make_id_number(region="410105", birth_date=date(1980, 1, 2), sequence=7)
+    clean, personal = "resident lookup by the service desk", f"case about {number}"
+    answers = [(redactor.text(clean), redactor.text(personal)) for _ in range(3)]
+    assert answers == [(clean, REDACTOR.text(personal))] * 3
+    assert number not in answers[0][1]
+    assert clean in redactor._clean
+    assert not any(number in text for text in redactor._clean)
