@@ -172,6 +172,16 @@ def _compiled(statement: Executable, dialect: Dialect, parameters: Mapping[str, 
 _INDIRECT: dict[int, Any] = {}
 
 
+async def _driver(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under `connection`. While the connection holds its pooled
+    connection (neither closed nor invalidated) that is an attribute read; otherwise
+    SQLAlchemy fetches it (in its greenlet: it may have to reconnect)."""
+    sync = connection.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        return sync.connection.driver_connection
+    return (await connection.get_raw_connection()).driver_connection
+
+
 def _direct(connection: AsyncConnection) -> bool:
     if connection.dialect.name != "postgresql":
         return False
@@ -199,11 +209,11 @@ async def fetch_rows(
             )
             return list(await connection.execute(statement, dict(parameters)))
         try:
-            raw = await connection.get_raw_connection()
+            driver = await _driver(connection)
             sql, arguments = compiled.arguments(parameters)
             if OBSERVERS:
                 _observed(sql)
-            records = await raw.driver_connection.fetch(sql, *arguments)  # type: ignore[union-attr]
+            records = await driver.fetch(sql, *arguments)
         except Exception:  # SQLAlchemy runs it again and raises (or answers) as it always did
             pass
         else:
@@ -235,8 +245,8 @@ async def execute(
     transaction: a single statement is atomic by itself. PostgreSQL only; its failure is
     raised as asyncpg raised it (a write is never run twice)."""
     compiled = _compiled(statement, connection.dialect, parameters)
-    raw = await connection.get_raw_connection()
+    driver = await _driver(connection)
     sql, arguments = compiled.arguments(parameters)
     if OBSERVERS:
         _observed(sql)
-    await raw.driver_connection.execute(sql, *arguments)  # type: ignore[union-attr]
+    await driver.execute(sql, *arguments)

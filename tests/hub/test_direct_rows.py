@@ -166,6 +166,32 @@ async def test_a_statement_that_cannot_compile_directly_is_tried_once(
     assert len(said) == 1
 
 
+async def test_an_invalidated_connection_is_reconnected_before_a_direct_run(
+    engine: AsyncEngine, world: World, is_postgres: bool
+) -> None:
+    """The asyncpg connection is read straight off a live pooled connection; one SQLAlchemy
+    has invalidated (a dropped connection) is fetched through SQLAlchemy, which reconnects."""
+    if not is_postgres:
+        pytest.skip("the direct path runs on PostgreSQL only")
+    await world.tree()
+    observed: list[str] = []
+    database = RequestDatabase(engine)
+    direct.OBSERVERS.append(observed.append)
+    try:
+        async with database.connect() as connection:
+            first = await direct._driver(connection)
+            await connection.invalidate()
+            assert connection.sync_connection is not None
+            assert connection.sync_connection.invalidated
+            found = await grids_by_code(connection, ["410105", "410105001"])
+            assert set(found) == {"410105", "410105001"}
+            assert await direct._driver(connection) is not first
+    finally:
+        direct.OBSERVERS.remove(observed.append)
+        await database.close()
+    assert len(observed) == 1  # it ran directly, on the new connection
+
+
 async def test_inside_a_transaction_sqlalchemy_runs_it(engine: AsyncEngine, world: World) -> None:
     await world.tree()
     async with engine.connect() as connection:
