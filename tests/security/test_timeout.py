@@ -19,6 +19,7 @@ from tests.security.support import (
 pytestmark = pytest.mark.e2e
 
 TIMEOUT_SECONDS = 0.1
+LOOP_CLOCK_GRANULARITY = 0.002
 PAGE = (
     "residents(first: 20) { edges { node { name health { vaccinations { vaccine } } "
     "socialSecurity { insuranceEnrollments { insuranceType } } } } }"
@@ -66,5 +67,8 @@ def test_a_request_past_the_execution_timeout_is_cancelled_answered_timeout_and_
     [event] = graphql_events_of(hub, rid)
     assert event.outcome == "TIMEOUT"
     assert event.error_codes == ["TIMEOUT"]
-    assert event.duration_us >= TIMEOUT_SECONDS * 1_000_000
+    # From where the timeout started; the event loop's clock (uvloop's, libuv's) counts whole
+    # milliseconds, so the deadline can fall up to a millisecond before TIMEOUT_SECONDS of the
+    # audit's finer clock (seen: 99.5-99.96 ms).
+    assert event.duration_us >= (TIMEOUT_SECONDS - LOOP_CLOCK_GRANULARITY) * 1_000_000
     answers_normally(hub, headers)
