@@ -53,12 +53,13 @@ def _run_alone(
     try:
         connection.execute(statement, parameters[0] if parameters else None)
         connection.commit()  # ends SQLAlchemy's own bookkeeping; nothing is sent
-    except Exception:
+    except BaseException:  # a cancellation too: it must come out as itself
         with contextlib.suppress(Exception):
             connection.rollback()
-        raise
-    finally:
-        connection.execution_options(isolation_level=default or "READ COMMITTED")
+        with contextlib.suppress(Exception):  # fails while a cancelled statement is unwound:
+            connection.execution_options(isolation_level=default or "READ COMMITTED")
+        raise  # the caller drops the connection
+    connection.execution_options(isolation_level=default or "READ COMMITTED")
 
 
 class AsyncSink:
@@ -79,7 +80,7 @@ class AsyncSink:
             try:
                 if not await self._direct(self._connection, statements):
                     await self._connection.run_sync(_run, statements)
-            except Exception:
+            except BaseException:  # a failed or cancelled write: never reuse its connection
                 with contextlib.suppress(Exception):
                     await self._connection.invalidate()
                 self._connection = None

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.audit.records import AuditRecord, Outcome
+from hub.audit.sinks import AsyncSink
 from hub.audit.verify import verify_all
 from hub.audit.writer import AuditWriter
 from hub.storage import direct
@@ -159,3 +160,31 @@ async def test_on_postgresql_direct_and_sqlalchemy_batches_store_the_same_rows(
         (3, "a"),
         (3, "b"),
     }
+
+
+@pytest.mark.parametrize("statement", ["SELECT pg_sleep(0.3)", "marked alone"])
+async def test_a_cancelled_batch_write_stays_a_cancellation_and_the_next_write_succeeds(
+    engine: AsyncEngine, is_postgres: bool, statement: str
+) -> None:
+    """A write cancelled mid-statement (its task's timeout, a shutdown) ends in CancelledError
+    and leaves no half-used connection behind: the next batch is written on a fresh one.
+    Both PostgreSQL paths: SQLAlchemy's (in autocommit) and the direct one (a statement
+    marked to run alone)."""
+    if not is_postgres:
+        pytest.skip("the async sink writes PostgreSQL batches")
+    slow: Any = text("SELECT pg_sleep(0.3)")
+    if statement == "marked alone":
+        slow = direct.runs_alone(text("SELECT pg_sleep(:seconds)"))
+    parameters = [{"seconds": 0.3}] if statement == "marked alone" else None
+    sink = AsyncSink(engine)
+    try:
+        await sink.write([(text("SELECT 1"), None)])
+        for delay in (0.01, 0.1):
+            task = asyncio.create_task(sink.write([(slow, parameters)]))
+            await asyncio.sleep(delay)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await sink.write([(text("SELECT 1"), None)])
+    finally:
+        await sink.close()
