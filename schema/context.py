@@ -37,7 +37,8 @@ class RequestInfo:
     connection: HTTPConnection | None = None  # the HTTP request or websocket
     deadline: asyncio.Timeout | None = None  # the execution timeout, while it runs
     # When that timeout started (time.perf_counter_ns): the audited duration runs from there,
-    # so a request cut off by the timeout is recorded as lasting at least the timeout.
+    # so a request cut off by the timeout is recorded as lasting the timeout (to within the
+    # event loop clock's millisecond), not less by what ran before the audit hook.
     started_ns: int | None = None
 
 

@@ -36,7 +36,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.compiler import SQLCompiler
 
-Processor = Callable[[Any], Any] | None
 logger = logging.getLogger("gridhub.storage")
 
 
@@ -59,7 +58,7 @@ class _Compiled:
         "expanding",
         "keys",
         "names",
-        "processors",
+        "processed",
         "row",
         "sql",
         "statement",
@@ -84,9 +83,13 @@ class _Compiled:
         self.row: type[Any] = type(
             "Row", (collections.namedtuple("_RowFields", keys), _Row), {"__slots__": ()}
         )
-        self.processors: tuple[Processor, ...] = tuple(
+        processors = [
             column[3]._cached_result_processor(dialect, _server_type(column[3]))
             for column in columns
+        ]
+        # Only the columns that have a result processor are touched per row.
+        self.processed: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (i, p) for i, p in enumerate(processors) if p is not None
         )
         self.binds: Mapping[str, Any] = dict(compiled._bind_processors)
 
@@ -111,12 +114,11 @@ class _Compiled:
         return sql, arguments
 
     def rows(self, records: Sequence[Any]) -> list[Any]:
-        make = self.row._make
-        processed = [(i, p) for i, p in enumerate(self.processors) if p is not None]
+        make, processed = self.row._make, self.processed
         if not processed:
             return [make(record) for record in records]
         rows = []
-        for record in records:  # only the columns with a processor are touched
+        for record in records:
             values = list(record)
             for i, process in processed:
                 values[i] = process(values[i])

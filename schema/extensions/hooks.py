@@ -21,6 +21,7 @@ A hook that is a plain method, not a generator, is wrapped by strawberry's own c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 from collections.abc import Callable
@@ -30,55 +31,50 @@ from strawberry.extensions import SchemaExtension
 from strawberry.extensions.context import ExtensionContextManagerBase
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
-_Factory = Callable[[SchemaExtension], Any]
-_ABSENT = "absent"  # the class does not define the hook
-_PLAIN = "plain"  # a plain method: strawberry wraps it per request, as it always does
-_Wrapped = tuple[_Factory, bool] | str
+# A hook's context-manager factory (called with the extension) and whether it is async;
+# None when the class does not define the hook.
+_Wrapped = tuple[Callable[[SchemaExtension], Any], bool] | None
 _WRAPPED: dict[tuple[type[SchemaExtension], str], _Wrapped] = {}
 
 
 def _wrapped(extension_type: type[SchemaExtension], hook_name: str) -> _Wrapped:
     key = (extension_type, hook_name)
-    if (known := _WRAPPED.get(key)) is None:
-        known = _WRAPPED[key] = _wrap(extension_type, hook_name)
-    return known
+    if key not in _WRAPPED:
+        _WRAPPED[key] = _wrap(extension_type, hook_name)
+    return _WRAPPED[key]
 
 
 def _wrap(extension_type: type[SchemaExtension], hook_name: str) -> _Wrapped:
-    """The context-manager factory of `extension_type`'s hook and whether it is async."""
     hook_fn = getattr(extension_type, hook_name)
     if hook_fn is getattr(SchemaExtension, hook_name):
-        return _ABSENT
+        return None
     if inspect.isgeneratorfunction(hook_fn):
         return contextlib.contextmanager(hook_fn), False
     if inspect.isasyncgenfunction(hook_fn):
         return contextlib.asynccontextmanager(hook_fn), True
-    return _PLAIN
+    if not callable(hook_fn):
+        raise ValueError(
+            f"Hook {hook_name} on {extension_type} must be callable, received {hook_fn!r}"
+        )
+
+    def plain(extension: SchemaExtension) -> Any:  # strawberry's own wrapping, per request
+        return ExtensionContextManagerBase.from_callable(extension, hook_fn).hook()
+
+    return plain, asyncio.iscoroutinefunction(hook_fn)
 
 
-# One hook of a phase: its context manager's maker, whether that manager is async, its extension.
-_Hook = tuple[Callable[[], Any], bool, SchemaExtension]
+# One hook of a phase: its factory, its extension, whether its context manager is async.
+_Hook = tuple[Callable[[SchemaExtension], Any], SchemaExtension, bool]
 
 
 def _hooks(extensions: list[SchemaExtension], hook_name: str) -> list[_Hook]:
     hooks: list[_Hook] = []
     for extension in extensions:
         wrapped = _wrapped(type(extension), hook_name)
-        if wrapped == _ABSENT:
-            continue
-        if isinstance(wrapped, str):  # a plain method
-            plain = ExtensionContextManagerBase.from_callable(
-                extension, getattr(type(extension), hook_name)
-            )
-            hooks.append((plain.hook, plain.is_async, extension))
-        else:
+        if wrapped is not None:
             factory, is_async = wrapped
-            hooks.append((_bound(factory, extension), is_async, extension))
+            hooks.append((factory, extension, is_async))
     return hooks
-
-
-def _bound(factory: _Factory, extension: SchemaExtension) -> Callable[[], Any]:
-    return lambda: factory(extension)
 
 
 class _Phase:
@@ -92,8 +88,8 @@ class _Phase:
         self._entered: list[tuple[Any, bool]] = []
 
     async def __aenter__(self) -> None:
-        for make, is_async, _ in self._hooks:
-            manager = make()
+        for factory, extension, is_async in self._hooks:
+            manager = factory(extension)
             if is_async:
                 await manager.__aenter__()
             else:
@@ -101,13 +97,13 @@ class _Phase:
             self._entered.append((manager, is_async))
 
     def __enter__(self) -> None:
-        for make, is_async, extension in self._hooks:
+        for factory, extension, is_async in self._hooks:
             if is_async:
                 raise RuntimeError(
                     f"SchemaExtension hook {extension}.{self._name} "
                     "failed to complete synchronously."
                 )
-            manager = make()
+            manager = factory(extension)
             manager.__enter__()
             self._entered.append((manager, False))
 
