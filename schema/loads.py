@@ -54,18 +54,28 @@ Select = Callable[
 ]
 
 
+# Several batches of one kind in one statement (one round trip): each batch with the keys
+# and columns (None: all) it is asked for; the answers in the same order.
+Together = Callable[
+    [AsyncConnection, Sequence[tuple["Batch", Sequence[Any], frozenset[str] | None]], LoadScope],
+    Awaitable[Sequence[Mapping[Any, Any]]],
+]
+
+
 @dataclass(frozen=True, eq=False)
 class Batch:
     """One batch fetch; `missing` is the value of a key the fetch did not return.
 
     A batch with `select` can read only some columns: a planner that knows which fields
-    a level selects passes their names.
+    a level selects passes their names. Batches with the same `together` can be fetched
+    in one statement when a level needs several of them.
     """
 
     name: str
     fetch: Fetch
     many: bool = True
     select: Select | None = None
+    together: Together | None = None
 
     @property
     def missing(self) -> Any:
@@ -245,6 +255,48 @@ class Loaders:
                 return known
             return {**known, **await self._fetch(batch, keys, columns)}
         return await self._fetch(batch, keys, columns)
+
+    async def fetch_level(
+        self, wanted: Mapping[Batch, tuple[Sequence[Any], frozenset[str] | None]]
+    ) -> dict[Batch, Mapping[Any, Any] | Exception]:
+        """`fetch` for every batch a planner's level needs (its keys and columns): batches
+        that can be fetched together are, in one statement. A failed fetch is kept as the
+        error of each batch it was for."""
+        known: dict[Batch, dict[Any, Any]] = {}  # primed answers, not fetched again
+        asked: dict[Batch, tuple[Sequence[Any], frozenset[str] | None]] = {}
+        for batch, (keys, columns) in wanted.items():
+            if primed := self._primed.get(batch):
+                known[batch] = {key: primed[key] for key in keys if key in primed}
+                keys = [key for key in keys if key not in primed]
+            if keys or batch not in known:
+                asked[batch] = (keys, columns)
+        kinds: dict[Together | None, list[Batch]] = {}
+        for batch in asked:
+            kinds.setdefault(batch.together, []).append(batch)
+        fetched: dict[Batch, Mapping[Any, Any] | Exception] = {}
+        for together, batches in kinds.items():
+            if together is None or len(batches) == 1:
+                for batch in batches:
+                    try:
+                        fetched[batch] = await self._fetch(batch, *asked[batch])
+                    except Exception as error:  # answered as the batch's fields' errors
+                        fetched[batch] = error
+                continue
+            try:
+                async with self.database.connect() as connection:
+                    answers = await together(
+                        connection, [(batch, *asked[batch]) for batch in batches], self.scope
+                    )
+                fetched.update(zip(batches, answers, strict=True))
+            except Exception as error:  # answered as each of the batches' fields' errors
+                fetched.update((batch, error) for batch in batches)
+        for batch, answer in known.items():
+            found = fetched.get(batch)
+            if found is None:
+                fetched[batch] = answer
+            elif not isinstance(found, Exception):
+                fetched[batch] = {**answer, **found}
+        return fetched
 
     async def _fetch(
         self, batch: Batch, keys: Sequence[Any], columns: frozenset[str] | None

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.storage import residents
 from hub.storage.models import SourceRecord
+from hub.storage.record_union import records_together
 from schema.loads import Batch, Load, LoadScope, every
 
 T = TypeVar("T")
@@ -48,10 +49,12 @@ def from_row(cls: type[T], row: Row[Any]) -> T:
 
 
 _BATCHES: dict[type[SourceRecord], Batch] = {}
+_MODELS: dict[Batch, type[SourceRecord]] = {}
 
 
 def records_batch(model: type[SourceRecord]) -> Batch:
-    """Every record of one type per resident, newest first (one batch per model)."""
+    """Every record of one type per resident, newest first (one batch per model; a level
+    needing several types reads them in one statement)."""
     batch = _BATCHES.get(model)
     if batch is None:
 
@@ -65,13 +68,25 @@ def records_batch(model: type[SourceRecord]) -> Batch:
         ) -> dict[str, list[Row[Any]]]:
             return await residents.records_by_resident(connection, model, ids, columns=columns)
 
-        batch = _BATCHES[model] = Batch(model.__tablename__, fetch, select=select)
+        batch = _BATCHES[model] = Batch(
+            model.__tablename__, fetch, select=select, together=_records_together
+        )
+        _MODELS[batch] = model
     return batch
+
+
+async def _records_together(
+    connection: AsyncConnection,
+    requests: Sequence[tuple[Batch, Sequence[Any], frozenset[str] | None]],
+    _: LoadScope,
+) -> list[dict[str, list[Any]]]:
+    wanted = [(_MODELS[batch], ids, columns) for batch, ids, columns in requests]
+    return await records_together(connection, wanted)
 
 
 def record_model(batch: Batch) -> type[SourceRecord] | None:
     """The record type a batch loads, if it is one of `records_batch`'s."""
-    return next((model for model, known in _BATCHES.items() if known is batch), None)
+    return _MODELS.get(batch)
 
 
 def records(

@@ -49,6 +49,12 @@ class _Row(tuple[Any, ...]):
         return dict(zip(self._fields, self, strict=True))  # type: ignore[attr-defined]
 
 
+def row_type(keys: Sequence[str]) -> type[Any]:
+    """A named-tuple row class whose attributes are `keys`, with `_mapping` as SQLAlchemy
+    rows have it."""
+    return type("Row", (collections.namedtuple("_RowFields", keys), _Row), {"__slots__": ()})
+
+
 class _Compiled:
     """One statement compiled once for one dialect, ready to run on asyncpg."""
 
@@ -79,10 +85,7 @@ class _Compiled:
             compiled.binds[name].expanding for name in self.names
         )
         columns = compiled._result_columns
-        keys = [column[0] for column in columns]
-        self.row: type[Any] = type(
-            "Row", (collections.namedtuple("_RowFields", keys), _Row), {"__slots__": ()}
-        )
+        self.row = row_type([column[0] for column in columns])
         processors = [
             column[3]._cached_result_processor(dialect, _server_type(column[3]))
             for column in columns

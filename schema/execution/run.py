@@ -24,6 +24,7 @@ from graphql.pyutils import Path, inspect
 from schema.errors import QUOTA_EXCEEDED, QuotaExceededError
 from schema.execution.plan import ObjectPlan, Selection, Shape
 from schema.execution.standard import resident_of, too_many_residents
+from schema.loads import Loaders
 
 if TYPE_CHECKING:
     from schema.execution.compiled import CompiledExecutor
@@ -68,7 +69,7 @@ class Run:
         self.executor = executor
         context = executor.context_value
         self.ledger = context.ledger
-        self.loaders = context.loaders
+        self.loaders: Loaders = context.loaders
         self.quota = quota = context.quota
         # `allows(resident_id)` when a harvest quota applies, else None (builders test it).
         self.allows = quota.allows if quota.limit is not None else None
@@ -108,8 +109,9 @@ class Run:
             pending = following
 
     async def _prefetch(self, pending: list[Pending]) -> dict[Any, Mapping[Any, Any] | Exception]:
-        """One fetch per batch for every parent of the level; a failed fetch is kept as its
-        error, which each field that needed it answers (as each DataLoader key would)."""
+        """One fetch per batch for every parent of the level (those that can, together in
+        one statement); a failed fetch is kept as its error, which each field that needed it
+        answers (as each DataLoader key would)."""
         keys: dict[Any, dict[Any, None]] = {}
         columns: dict[Any, frozenset[str] | None] = {}
         for plan in {plan for plan, _, _, _ in pending}:
@@ -129,13 +131,9 @@ class Run:
                 key = getattr(source, load.key)
                 if key is not None:
                     keys.setdefault(load.batch, {})[key] = None
-        fetched: dict[Any, Mapping[Any, Any] | Exception] = {}
-        for batch, batch_keys in keys.items():
-            try:
-                fetched[batch] = await self.loaders.fetch(batch, list(batch_keys), columns[batch])
-            except Exception as error:  # answered as the fields' errors
-                fetched[batch] = error
-        return fetched
+        return await self.loaders.fetch_level(
+            {batch: (list(batch_keys), columns[batch]) for batch, batch_keys in keys.items()}
+        )
 
     async def _call_resolvers(
         self,
