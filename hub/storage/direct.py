@@ -87,7 +87,7 @@ class _Compiled:
         columns = compiled._result_columns
         self.row = row_type([column[0] for column in columns])
         processors = [
-            column[3]._cached_result_processor(dialect, _server_type(column[3]))
+            column[3]._cached_result_processor(dialect, server_type(column[3]))
             for column in columns
         ]
         # Only the columns that have a result processor are touched per row.
@@ -134,7 +134,7 @@ class _Compiled:
 _NUMERIC, _REAL, _DOUBLE = 1700, 700, 701
 
 
-def _server_type(type_: Any) -> int | None:
+def server_type(type_: Any) -> int | None:
     """The OID PostgreSQL reports for a column of `type_` where the dialect's result
     processor depends on it (numbers: the asyncpg dialect converts between Decimal and
     float by what the server sent, which SQLAlchemy reads from the cursor); None elsewhere.
@@ -198,8 +198,12 @@ async def fetch_rows(
     connection: AsyncConnection,
     statement: Select[Any] | Select[Any, Any],
     parameters: Mapping[str, Any],
+    *,
+    named: bool = True,
 ) -> Sequence[Any]:
-    """The rows of `statement` (built once, by the caller) with `parameters` bound.
+    """The rows of `statement` (built once, by the caller) with `parameters` bound; with
+    `named` false, rows a caller reads by position only (the driver's own records where no
+    column has a result processor).
 
     Only for statements that live as long as the process (module-level or cached): each is
     compiled once and kept.
@@ -222,7 +226,7 @@ async def fetch_rows(
         except Exception:  # SQLAlchemy runs it again and raises (or answers) as it always did
             pass
         else:
-            return compiled.rows(records)
+            return records if not named and not compiled.processed else compiled.rows(records)
     return list(await connection.execute(statement, dict(parameters)))
 
 
