@@ -205,14 +205,16 @@ def measured_window(
     profile: str | None = None,
 ) -> tuple[LoadResult, float]:
     """One window of `run_wrk` once the server is idle, with the server's CPU per answer in
-    ms; with `profile`, py-spy samples the server meanwhile (200 Hz, raw format, to that path)."""
+    ms; with `profile`, py-spy samples the server meanwhile (200 Hz, raw format, to that path;
+    with native frames too where BENCH_PYSPY_NATIVE is set)."""
     meter = ProcessMeter(server.pid)
     meter.wait_idle(lambda: 0)
     spy = None
     if profile:
         spy = subprocess.Popen(
             [str(PY_SPY), "record", "--rate", "200", "--format", "raw",
-             "-d", str(int(seconds)), "-o", profile, "--pid", str(server.pid)],
+             "-d", str(int(seconds)), "-o", profile, "--pid", str(server.pid),
+             *(["--native"] if os.environ.get("BENCH_PYSPY_NATIVE") else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     before = meter.cpu_seconds()
