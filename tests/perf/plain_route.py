@@ -11,7 +11,7 @@ always a custom plan, and builds the hub's JSON answer directly:
 
 - GET /page?first=N: the first N residents (in id order) inside the caller's subtree
   (`BENCH_PLAIN_WITHIN`), their count, grids, households, tags and every department record
-  (nine tables, newest first): 14 statements;
+  (nine tables, newest first, in one statement as the hub reads them): 6 statements;
 - GET /resident?id=… or ?idNumber=…: the resident inside the subtree and its grid: 2.
 
 ID and phone numbers are stored sealed (hub/crypto); like the hub, and like any Python service
@@ -67,35 +67,62 @@ HOUSEHOLDS = "SELECT id, number, address, grid_code, created_at FROM households 
 TAGS = "SELECT resident_id, tag FROM resident_tags WHERE resident_id = ANY($1)"
 
 
-def _records(table: str) -> str:
-    return (
-        f"SELECT * FROM {table} WHERE resident_id = ANY($1) "
-        "ORDER BY resident_id, source_updated_at DESC, id"
-    )
-
-
-Build = Callable[[asyncpg.Record], Any]
-# (hub department field, hub record field, table, record builder)
-RECORDS: tuple[tuple[str, str, str, Build], ...] = (
+Build = Callable[..., Any]
+# (hub department field, hub record field, table, (column, type) the hub's page reads, builder
+# of the record from those columns' values)
+RECORDS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], Build], ...] = (
     ("health", "familyDoctorContracts", "health_family_doctor_contracts",
-     lambda r: {"doctorName": r["doctor_name"]}),
-    ("health", "vaccinations", "health_vaccinations", lambda r: {"vaccine": r["vaccine"]}),
+     (("doctor_name", "VARCHAR(64)"),), lambda v: {"doctorName": v}),
+    ("health", "vaccinations", "health_vaccinations",
+     (("vaccine", "VARCHAR(64)"),), lambda v: {"vaccine": v}),
     ("health", "chronicConditions", "health_chronic_conditions",
-     lambda r: {"condition": r["condition"]}),
+     (("condition", "VARCHAR(64)"),), lambda v: {"condition": v}),
     ("socialSecurity", "insuranceEnrollments", "social_insurance_enrollments",
-     lambda r: {"insuranceType": r["insurance_type"]}),
+     (("insurance_type", "VARCHAR(32)"),), lambda v: {"insuranceType": v}),
     ("socialSecurity", "assistanceGrants", "social_assistance_grants",
-     lambda r: {"monthlyAmount": str(r["monthly_amount"])}),
+     (("monthly_amount", "NUMERIC(10, 2)"),), lambda v: {"monthlyAmount": str(v)}),
     ("education", "enrollments", "education_school_enrollments",
-     lambda r: {"school": r["school"], "grade": r["grade"]}),
+     (("grade", "INTEGER"), ("school", "VARCHAR(128)")),
+     lambda grade, school: {"school": school, "grade": grade}),
     ("police", "householdRegistration", "police_household_registrations",
-     lambda r: {"householdNumber": r["household_number"]}),
+     (("household_number", "VARCHAR(32)"),), lambda v: {"householdNumber": v}),
     ("police", "residencePermit", "police_residence_permits",
-     lambda r: {"permitNumber": r["permit_number"]}),
-    ("police", "flags", "police_person_flags", lambda r: {"flagType": r["flag_type"]}),
+     (("permit_number", "VARCHAR(32)"),), lambda v: {"permitNumber": v}),
+    ("police", "flags", "police_person_flags",
+     (("flag_type", "VARCHAR(32)"),), lambda v: {"flagType": v}),
 )  # fmt: skip
 NEWEST_ONLY = frozenset({"householdRegistration", "residencePermit"})
-RECORD_QUERIES = {table: _records(table) for _d, _f, table, _b in RECORDS}
+
+
+def _records_union() -> tuple[str, tuple[tuple[int, ...], ...]]:
+    """The nine record reads as one statement, as the hub's loaders run them
+    (hub/storage/record_union.py): each table's columns in slots of their own, NULL in the
+    other branches, tagged with the branch, ordered outside the union by columns not sent
+    back. Also, per branch, the positions of its columns in a row."""
+    slots = [(i, column, type_) for i, record in enumerate(RECORDS) for column, type_ in record[3]]
+    branches = []
+    for i, (_d, _f, table, _c, _b) in enumerate(RECORDS):
+        values = [
+            f"{column} AS s{n}" if owner == i else f"CAST(NULL AS {type_}) AS s{n}"
+            for n, (owner, column, type_) in enumerate(slots)
+        ]
+        branches.append(
+            f"SELECT {i} AS part, resident_id, source_updated_at AS o_updated_at, id AS o_id, "
+            f"{', '.join(values)} FROM {table} WHERE resident_id = ANY($1)"
+        )
+    sent = ", ".join(f"s{n}" for n in range(len(slots)))
+    sql = (
+        f"SELECT part, resident_id, {sent} FROM ({' UNION ALL '.join(branches)}) AS records "
+        "ORDER BY resident_id, o_updated_at DESC, o_id"
+    )
+    positions = tuple(
+        tuple(2 + n for n, (owner, _c, _t) in enumerate(slots) if owner == i)
+        for i in range(len(RECORDS))
+    )
+    return sql, positions
+
+
+RECORDS_SQL, RECORD_POSITIONS = _records_union()
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -134,19 +161,19 @@ class PlainRoutes:
             tags: dict[str, list[str]] = {resident_id: [] for resident_id in ids}
             for tag in await connection.fetch(TAGS, ids):
                 tags[tag["resident_id"]].append(tag["tag"])
-            records: dict[str, dict[str, list[Any]]] = {}
-            for _department, field, table, build in RECORDS:
-                per_resident: dict[str, list[Any]] = {resident_id: [] for resident_id in ids}
-                for record in await connection.fetch(RECORD_QUERIES[table], ids):
-                    per_resident[record["resident_id"]].append(build(record))
-                records[field] = per_resident
+            per_type: list[dict[str, list[Any]]] = [{key: [] for key in ids} for _ in RECORDS]
+            for record in await connection.fetch(RECORDS_SQL, ids):
+                part = record[0]
+                values = [record[n] for n in RECORD_POSITIONS[part]]
+                per_type[part][record[1]].append(RECORDS[part][4](*values))
+            records = {record[1]: found for record, found in zip(RECORDS, per_type, strict=True)}
         edges = []
         for row in rows:
             resident_id = row["id"]
             profiles: dict[str, dict[str, Any]] = {
                 "health": {}, "socialSecurity": {}, "education": {}, "police": {}
             }  # fmt: skip
-            for department, field, _table, _build in RECORDS:
+            for department, field, _table, _columns, _build in RECORDS:
                 found = records[field][resident_id]
                 if field in NEWEST_ONLY:
                     profiles[department][field] = found[0] if found else None
