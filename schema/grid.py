@@ -12,13 +12,18 @@ from hub.storage import grids
 from schema.context import Info
 from schema.cost import assumed, paged
 from schema.enums import GridLevel, GridPost, MemberKind
-from schema.loads import Batch, Load, loaded
+from schema.loads import Batch, Keyed, Load, first_rows, loaded
 
 if TYPE_CHECKING:
     from schema.resident import ResidentConnection, ResidentFilterInput
 
 
-GRIDS = Batch("grids", lambda c, codes, _: grids.grids_by_code(c, codes), many=False)
+GRIDS = Batch(
+    "grids",
+    lambda c, codes, _: grids.grids_by_code(c, codes),
+    many=False,
+    keyed=Keyed(grids.GRIDS_BY_CODE, shape=first_rows),
+)
 CHILDREN = Batch("grid_children", lambda c, codes, _: grids.children_by_parent(c, codes))
 MEMBERS = Batch(
     "grid_members", lambda c, codes, scope: grids.members_by_grid(c, codes, fields=scope.fields)

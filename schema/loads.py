@@ -27,6 +27,7 @@ from strawberry import federation
 from strawberry.dataloader import DataLoader
 
 from hub.crypto.ring import KeyRing, NoKeyRing
+from hub.storage.keyed_union import KeyedTable, Wanted, read_together
 from hub.storage.session import RequestDatabase
 
 if TYPE_CHECKING:
@@ -54,12 +55,25 @@ Select = Callable[
 ]
 
 
-# Several batches of one kind in one statement (one round trip): each batch with the keys
-# and columns (None: all) it is asked for; the answers in the same order.
-Together = Callable[
-    [AsyncConnection, Sequence[tuple["Batch", Sequence[Any], frozenset[str] | None]], LoadScope],
-    Awaitable[Sequence[Mapping[Any, Any]]],
-]
+def _as_read(rows: dict[Any, list[Any]]) -> Mapping[Any, Any]:
+    return rows
+
+
+@dataclass(frozen=True, eq=False)
+class Keyed:
+    """A batch that is one keyed read of one table: a level reads all its keyed batches in
+    one statement (hub/storage/keyed_union.py). `columns`: those it always reads (None:
+    the planner's, where the batch can `select`, else all); `shape` makes the batch's
+    answer from its rows per key (every key present)."""
+
+    table: KeyedTable
+    columns: frozenset[str] | None = None
+    shape: Callable[[dict[Any, list[Any]]], Mapping[Any, Any]] = _as_read
+
+
+def first_rows(rows: dict[Any, list[Any]]) -> dict[Any, Any]:
+    """The answer of a batch with one row per key (`many=False`): the keys found."""
+    return {key: found[0] for key, found in rows.items() if found}
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,15 +81,15 @@ class Batch:
     """One batch fetch; `missing` is the value of a key the fetch did not return.
 
     A batch with `select` can read only some columns: a planner that knows which fields
-    a level selects passes their names. Batches with the same `together` can be fetched
-    in one statement when a level needs several of them.
+    a level selects passes their names. A `keyed` batch is read in one statement with the
+    other keyed batches its level needs.
     """
 
     name: str
     fetch: Fetch
     many: bool = True
     select: Select | None = None
-    together: Together | None = None
+    keyed: Keyed | None = None
 
     @property
     def missing(self) -> Any:
@@ -214,6 +228,12 @@ def _declared(
     return made
 
 
+def _keyed_read(batch: Batch, keys: Sequence[Any], columns: frozenset[str] | None) -> Wanted:
+    keyed = batch.keyed
+    assert keyed is not None
+    return keyed.table, keys, columns if batch.select is not None else keyed.columns
+
+
 @dataclass
 class Loaders:
     """A request's DataLoaders, one per batch, created on first use (nothing leaks between
@@ -259,9 +279,9 @@ class Loaders:
     async def fetch_level(
         self, wanted: Mapping[Batch, tuple[Sequence[Any], frozenset[str] | None]]
     ) -> dict[Batch, Mapping[Any, Any] | Exception]:
-        """`fetch` for every batch a planner's level needs (its keys and columns): batches
-        that can be fetched together are, in one statement. A failed fetch is kept as the
-        error of each batch it was for."""
+        """`fetch` for every batch a planner's level needs (its keys and columns), its
+        keyed batches in one statement. A failed fetch is kept as the error of each batch
+        it was for."""
         known: dict[Batch, dict[Any, Any]] = {}  # primed answers, not fetched again
         asked: dict[Batch, tuple[Sequence[Any], frozenset[str] | None]] = {}
         for batch, (keys, columns) in wanted.items():
@@ -270,26 +290,24 @@ class Loaders:
                 keys = [key for key in keys if key not in primed]
             if keys or batch not in known:
                 asked[batch] = (keys, columns)
-        kinds: dict[Together | None, list[Batch]] = {}
-        for batch in asked:
-            kinds.setdefault(batch.together, []).append(batch)
+        keyed = [batch for batch in asked if batch.keyed is not None]
         fetched: dict[Batch, Mapping[Any, Any] | Exception] = {}
-        for together, batches in kinds.items():
-            if together is None or len(batches) == 1:
-                for batch in batches:
-                    try:
-                        fetched[batch] = await self._fetch(batch, *asked[batch])
-                    except Exception as error:  # answered as the batch's fields' errors
-                        fetched[batch] = error
-                continue
+        if len(keyed) > 1:
             try:
                 async with self.database.connect() as connection:
-                    answers = await together(
-                        connection, [(batch, *asked[batch]) for batch in batches], self.scope
+                    answers = await read_together(
+                        connection, [_keyed_read(batch, *asked[batch]) for batch in keyed]
                     )
-                fetched.update(zip(batches, answers, strict=True))
+                for batch, rows in zip(keyed, answers, strict=True):
+                    fetched[batch] = batch.keyed.shape(rows)  # type: ignore[union-attr]
             except Exception as error:  # answered as each of the batches' fields' errors
-                fetched.update((batch, error) for batch in batches)
+                fetched.update((batch, error) for batch in keyed)
+        for batch in asked:
+            if batch not in fetched:
+                try:
+                    fetched[batch] = await self._fetch(batch, *asked[batch])
+                except Exception as error:  # answered as the batch's fields' errors
+                    fetched[batch] = error
         for batch, answer in known.items():
             found = fetched.get(batch)
             if found is None:

@@ -12,9 +12,9 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.storage import residents
+from hub.storage.keyed_union import KeyedTable
 from hub.storage.models import SourceRecord
-from hub.storage.record_union import records_together
-from schema.loads import Batch, Load, LoadScope, every
+from schema.loads import Batch, Keyed, Load, LoadScope, every
 
 T = TypeVar("T")
 
@@ -68,20 +68,10 @@ def records_batch(model: type[SourceRecord]) -> Batch:
         ) -> dict[str, list[Row[Any]]]:
             return await residents.records_by_resident(connection, model, ids, columns=columns)
 
-        batch = _BATCHES[model] = Batch(
-            model.__tablename__, fetch, select=select, together=_records_together
-        )
+        keyed = Keyed(KeyedTable(model.__table__, "resident_id", newest_first=True))
+        batch = _BATCHES[model] = Batch(model.__tablename__, fetch, select=select, keyed=keyed)
         _MODELS[batch] = model
     return batch
-
-
-async def _records_together(
-    connection: AsyncConnection,
-    requests: Sequence[tuple[Batch, Sequence[Any], frozenset[str] | None]],
-    _: LoadScope,
-) -> list[dict[str, list[Any]]]:
-    wanted = [(_MODELS[batch], ids, columns) for batch, ids, columns in requests]
-    return await records_together(connection, wanted)
 
 
 def record_model(batch: Batch) -> type[SourceRecord] | None:

@@ -19,7 +19,7 @@ from schema.departments import DEPARTMENTS
 from schema.enums import Department, Gender, ResidentTag
 from schema.errors import BadUserInputError, ForbiddenError
 from schema.grid import GRIDS, Grid
-from schema.loads import Batch, Load, loaded
+from schema.loads import Batch, Keyed, Load, first_rows, loaded
 from schema.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor
 from schema.record_access import record_access
 
@@ -36,8 +36,17 @@ RESIDENTS = Batch(
     ),
     many=False,
 )
-HOUSEHOLDS = Batch("households", lambda c, ids, _: residents.households_by_id(c, ids), many=False)
-TAGS = Batch("resident_tags", lambda c, ids, _: residents.tags_by_resident(c, ids))
+HOUSEHOLDS = Batch(
+    "households",
+    lambda c, ids, _: residents.households_by_id(c, ids),
+    many=False,
+    keyed=Keyed(residents.HOUSEHOLDS_BY_ID, shape=first_rows),
+)
+TAGS = Batch(
+    "resident_tags",
+    lambda c, ids, _: residents.tags_by_resident(c, ids),
+    keyed=Keyed(residents.TAGS_BY_RESIDENT, frozenset({"tag"}), residents.tags_of_rows),
+)
 # Record types each caller may read, from the schema's declarations (need to know).
 RECORD_ACCESS = record_access(DEPARTMENTS)
 SOURCES = Batch(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.crypto.columns import MEMBER_PHONE
 from hub.crypto.ring import KeyRing
 from hub.storage.direct import fetch_rows
+from hub.storage.keyed_union import KeyedTable
 from hub.storage.keys import among, among_param
 from hub.storage.models import Grid, GridMember, Resident
 from hub.vocabulary import GridLevel, GridPost, MemberKind
@@ -53,6 +54,10 @@ async def list_grids(
     if within_path is not None:
         query = query.where(in_subtree(Grid.path, within_path))
     return (await connection.execute(query)).all()
+
+
+# The keyed read a level may run together with others (hub/storage/keyed_union.py).
+GRIDS_BY_CODE = KeyedTable(Grid.__table__, "code")
 
 
 async def grids_by_code(connection: AsyncConnection, codes: Sequence[str]) -> dict[str, Row[Any]]:

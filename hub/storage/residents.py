@@ -38,6 +38,7 @@ from hub.crypto.columns import ID_NUMBER, PHONE
 from hub.crypto.ring import KeyRing
 from hub.storage.direct import fetch_rows
 from hub.storage.grids import in_subtree, path_upper_bound
+from hub.storage.keyed_union import KeyedTable
 from hub.storage.keys import among, among_param
 from hub.storage.models import (
     DEPARTMENT_MODELS,
@@ -308,16 +309,28 @@ async def residents_by_id(
     return {row.id: ResidentRecord.opened(row, fields) for row in await connection.execute(query)}
 
 
+# The keyed reads a level may run together with others (hub/storage/keyed_union.py): the
+# same rows as households_by_id's and tags_by_resident's statements.
+HOUSEHOLDS_BY_ID = KeyedTable(Household.__table__, "id")
+TAGS_BY_RESIDENT = KeyedTable(ResidentTagRow.__table__, "resident_id")
+
+
 async def tags_by_resident(
     connection: AsyncConnection, ids: Sequence[str]
 ) -> dict[str, list[ResidentTag]]:
     query = _tags(connection.dialect.name)
-    tags: dict[str, list[ResidentTag]] = {resident_id: [] for resident_id in ids}
-    for resident_id, tag in await fetch_rows(connection, query, {"ids": list(ids)}):
-        tags[resident_id].append(tag)
-    for values in tags.values():
-        values.sort(key=lambda tag: tag.value)
-    return tags
+    rows: dict[str, list[Row[Any]]] = {resident_id: [] for resident_id in ids}
+    for row in await fetch_rows(connection, query, {"ids": list(ids)}):
+        rows[row.resident_id].append(row)
+    return tags_of_rows(rows)
+
+
+def tags_of_rows(rows: dict[str, list[Any]]) -> dict[str, list[ResidentTag]]:
+    """Each resident's tags, in value order, from its `(resident_id, tag)` rows."""
+    return {
+        key: sorted((row.tag for row in found), key=lambda tag: tag.value)
+        for key, found in rows.items()
+    }
 
 
 async def households_by_id(connection: AsyncConnection, ids: Sequence[str]) -> dict[str, Row[Any]]:

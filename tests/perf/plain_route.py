@@ -10,8 +10,9 @@ one pooled connection, outside any transaction, with `= ANY($1)` array parameter
 always a custom plan, and builds the hub's JSON answer directly:
 
 - GET /page?first=N: the first N residents (in id order) inside the caller's subtree
-  (`BENCH_PLAIN_WITHIN`), their count, grids, households, tags and every department record
-  (nine tables, newest first, in one statement as the hub reads them): 6 statements;
+  (`BENCH_PLAIN_WITHIN`), their count, their grids, households and tags (one statement)
+  and every department record (nine tables, newest first, one statement), as the hub's
+  loaders read them: 4 statements;
 - GET /resident?id=… or ?idNumber=…: the resident inside the subtree and its grid: 2.
 
 ID and phone numbers are stored sealed (hub/crypto); like the hub, and like any Python service
@@ -63,8 +64,6 @@ BY_ID_NUMBER = (
     f"SELECT {RESIDENT_COLUMNS} FROM residents WHERE id_number_index = ANY($3) AND {IN_SUBTREE}"
 )
 GRIDS = "SELECT code, name, level, parent_code, path, created_at FROM grids WHERE code = ANY($1)"
-HOUSEHOLDS = "SELECT id, number, address, grid_code, created_at FROM households WHERE id = ANY($1)"
-TAGS = "SELECT resident_id, tag FROM resident_tags WHERE resident_id = ANY($1)"
 
 
 Build = Callable[..., Any]
@@ -94,35 +93,57 @@ RECORDS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], Build], ...] = 
 NEWEST_ONLY = frozenset({"householdRegistration", "residencePermit"})
 
 
-def _records_union() -> tuple[str, tuple[tuple[int, ...], ...]]:
-    """The nine record reads as one statement, as the hub's loaders run them
-    (hub/storage/record_union.py): each table's columns in slots of their own, NULL in the
-    other branches, tagged with the branch, ordered outside the union by columns not sent
-    back. Also, per branch, the positions of its columns in a row."""
-    slots = [(i, column, type_) for i, record in enumerate(RECORDS) for column, type_ in record[3]]
+# A keyed read: table, key column, the other columns read with their types, whether a key's
+# rows come newest first (department records), the parameter holding its keys.
+Read = tuple[str, str, tuple[tuple[str, str], ...], bool, int]
+
+
+def _union(reads: tuple[Read, ...]) -> tuple[str, tuple[tuple[int, ...], ...]]:
+    """Keyed reads as one statement, as the hub's loaders run a level's reads
+    (hub/storage/keyed_union.py): each read's columns in slots of their own, NULL in the
+    other branches, tagged with the branch, its key second, ordered outside the union by
+    columns not sent back. Also, per branch, the positions of its columns in a row."""
+    slots = [(i, column, type_) for i, read in enumerate(reads) for column, type_ in read[2]]
     branches = []
-    for i, (_d, _f, table, _c, _b) in enumerate(RECORDS):
+    for i, (table, key, _columns, newest_first, parameter) in enumerate(reads):
+        order = (
+            "source_updated_at AS o_updated_at, id AS o_id"
+            if newest_first
+            else "CAST(NULL AS TIMESTAMPTZ) AS o_updated_at, CAST(NULL AS INTEGER) AS o_id"
+        )
         values = [
             f"{column} AS s{n}" if owner == i else f"CAST(NULL AS {type_}) AS s{n}"
             for n, (owner, column, type_) in enumerate(slots)
         ]
         branches.append(
-            f"SELECT {i} AS part, resident_id, source_updated_at AS o_updated_at, id AS o_id, "
-            f"{', '.join(values)} FROM {table} WHERE resident_id = ANY($1)"
+            f"SELECT {i} AS part, {key} AS k, {order}, {', '.join(values)} "
+            f"FROM {table} WHERE {key} = ANY(${parameter})"
         )
     sent = ", ".join(f"s{n}" for n in range(len(slots)))
     sql = (
-        f"SELECT part, resident_id, {sent} FROM ({' UNION ALL '.join(branches)}) AS records "
-        "ORDER BY resident_id, o_updated_at DESC, o_id"
+        f"SELECT part, k, {sent} FROM ({' UNION ALL '.join(branches)}) AS keyed "
+        "ORDER BY k, o_updated_at DESC, o_id"
     )
     positions = tuple(
         tuple(2 + n for n, (owner, _c, _t) in enumerate(slots) if owner == i)
-        for i in range(len(RECORDS))
+        for i in range(len(reads))
     )
     return sql, positions
 
 
-RECORDS_SQL, RECORD_POSITIONS = _records_union()
+# The residents' grids ($1: codes), households ($2: ids) and tags ($3: resident ids).
+RESIDENT_READS: tuple[Read, ...] = (
+    ("grids", "code", (("name", "VARCHAR(128)"), ("level", "VARCHAR(32)"),
+                       ("parent_code", "VARCHAR(32)"), ("path", "VARCHAR(255)"),
+                       ("created_at", "TIMESTAMPTZ")), False, 1),
+    ("households", "id", (("number", "VARCHAR(32)"), ("address", "VARCHAR(255)"),
+                          ("grid_code", "VARCHAR(32)"), ("created_at", "TIMESTAMPTZ")), False, 2),
+    ("resident_tags", "resident_id", (("tag", "VARCHAR(32)"),), False, 3),
+)  # fmt: skip
+RESIDENTS_SQL, RESIDENT_POSITIONS = _union(RESIDENT_READS)
+RECORDS_SQL, RECORD_POSITIONS = _union(
+    tuple((table, "resident_id", columns, True, 1) for _d, _f, table, columns, _b in RECORDS)
+)
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -152,15 +173,20 @@ class PlainRoutes:
             rows = rows[:first]
             total = await connection.fetchval(COUNT, *self.bounds)
             ids = [row["id"] for row in rows]
-            grids = await self._grids(connection, {row["grid_code"] for row in rows})
+            codes = list({row["grid_code"] for row in rows})
             household_ids = list({row["household_id"] for row in rows} - {None})
-            households = {
-                h["id"]: {"number": h["number"]}
-                for h in await connection.fetch(HOUSEHOLDS, household_ids)
-            }
+            grids: dict[str, dict[str, str]] = {}
+            households: dict[str, dict[str, str]] = {}
             tags: dict[str, list[str]] = {resident_id: [] for resident_id in ids}
-            for tag in await connection.fetch(TAGS, ids):
-                tags[tag["resident_id"]].append(tag["tag"])
+            grid_at, household_at, tag_at = RESIDENT_POSITIONS
+            for read in await connection.fetch(RESIDENTS_SQL, codes, household_ids, ids):
+                part, key = read[0], read[1]
+                if part == 0:
+                    grids[key] = {"code": key, "name": read[grid_at[0]]}
+                elif part == 1:
+                    households[key] = {"number": read[household_at[0]]}
+                else:
+                    tags[key].append(read[tag_at[0]])
             per_type: list[dict[str, list[Any]]] = [{key: [] for key in ids} for _ in RECORDS]
             for record in await connection.fetch(RECORDS_SQL, ids):
                 part = record[0]
