@@ -30,6 +30,10 @@ def enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# PostgreSQL settings of the server's connections (see create_engine).
+SERVER_SETTINGS = {"max_parallel_workers_per_gather": "0"}
+
+
 def create_engine(
     database_url: str, *, echo: bool = False, pool_size: int | None = None
 ) -> AsyncEngine:
@@ -40,7 +44,11 @@ def create_engine(
     an overflow connection would be closed on its return while requests keep coming, so a
     busy worker would reconnect (TLS, type introspection, statement preparation) again and
     again; requests past the pool wait for a connection instead. Without it (commands),
-    10 kept and 20 more opened when needed.
+    10 kept and 20 more opened when needed. The server's connections plan no parallel
+    workers: a request reads a few hundred rows by key, and a level's reads in one
+    statement (hub/storage/keyed_union.py) looked costly enough to the planner to start two
+    workers per page, which took 20 ms of PostgreSQL's time where the same reads in one
+    process take 8 (and on a small machine the workers take the cores the hub runs on).
     """
     url = make_url(database_url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -59,6 +67,7 @@ def create_engine(
         kwargs.update(pool_size=10, max_overflow=20, pool_recycle=3600)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=3600)
+        kwargs["connect_args"] = {"server_settings": SERVER_SETTINGS}
     return create_async_engine(url, **kwargs)
 
 

@@ -292,3 +292,23 @@ async def test_an_unfiltered_page_reads_what_the_page_query_reads(
     finally:
         await database.close()
     assert len(everyone) == 12
+
+
+async def test_the_servers_connections_plan_no_parallel_workers(
+    database_url: str, is_postgres: bool
+) -> None:
+    """A serving engine (given its pool size); a command's engine keeps the server's default."""
+    if not is_postgres:
+        pytest.skip("a PostgreSQL setting")
+    served, command = create_engine(database_url, pool_size=2), create_engine(database_url)
+    try:
+        assert await _parallel_workers(served) == "0"
+        assert await _parallel_workers(command) != "0"  # PostgreSQL's default, 2
+    finally:
+        await served.dispose()
+        await command.dispose()
+
+
+async def _parallel_workers(engine: AsyncEngine) -> str:
+    async with engine.connect() as connection:
+        return str(await connection.scalar(text("SHOW max_parallel_workers_per_gather")))
