@@ -295,7 +295,11 @@ def create_app() -> Starlette:
             min_size=size,
             max_size=size,
             reset=_keep,
-            server_settings={"plan_cache_mode": "force_custom_plan"},
+            # As the hub's server connections (hub/storage/session.py), and custom plans.
+            server_settings={
+                "plan_cache_mode": "force_custom_plan",
+                "max_parallel_workers_per_gather": "0",
+            },
         )
         database_url = make_url(dsn).set(drivername="postgresql+asyncpg")
         ring = await key_ring(database_url.render_as_string(hide_password=False), field_key)
