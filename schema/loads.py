@@ -264,17 +264,13 @@ class Loaders:
     async def fetch(
         self, batch: Batch, keys: Sequence[Any], columns: frozenset[str] | None = None
     ) -> Mapping[Any, Any]:
-        """One batch for many keys at once, outside any DataLoader (a planner's level load);
-        only `columns` when given and the batch can select them. Primed keys are not
-        fetched again; with every key primed there is no statement at all."""
-        primed = self._primed.get(batch)
-        if primed:
-            known = {key: primed[key] for key in keys if key in primed}
-            keys = [key for key in keys if key not in known]
-            if not keys:
-                return known
-            return {**known, **await self._fetch(batch, keys, columns)}
-        return await self._fetch(batch, keys, columns)
+        """One batch for many keys at once; only `columns` when given and the batch can
+        select them. Primed keys are not fetched again; with every key primed there is no
+        statement at all."""
+        answer = (await self.fetch_level({batch: (keys, columns)}))[batch]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     async def fetch_level(
         self, wanted: Mapping[Batch, tuple[Sequence[Any], frozenset[str] | None]]

@@ -72,7 +72,7 @@ class _Union:
 async def read_together(
     connection: AsyncConnection, wanted: Sequence[Wanted]
 ) -> list[dict[Any, list[Any]]]:
-    """Every wanted read's rows per key (every key present, most with an empty list), in
+    """Every wanted read's rows per key (every key present, an empty list where none), in
     one statement; the answers in the order wanted."""
     parts = tuple((keyed, keyed.names(columns)) for keyed, _, columns in wanted)
     keys = [list(each) for _, each, _ in wanted]
