@@ -55,8 +55,8 @@ Select = Callable[
 ]
 
 
-def _as_read(rows: dict[Any, list[Any]]) -> Mapping[Any, Any]:
-    return rows
+def _identity(value: Any) -> Any:
+    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +68,7 @@ class Keyed:
 
     table: KeyedTable
     columns: frozenset[str] | None = None
-    shape: Callable[[dict[Any, list[Any]]], Mapping[Any, Any]] = _as_read
+    shape: Callable[[dict[Any, list[Any]]], Mapping[Any, Any]] = _identity
 
 
 def first_rows(rows: dict[Any, list[Any]]) -> dict[Any, Any]:
@@ -110,10 +110,6 @@ def first_where(predicate: Callable[[Any], bool]) -> Callable[[list[Any]], Any]:
         return next((value for value in values if predicate(value)), None)
 
     return pick
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 @dataclass(frozen=True, eq=False)

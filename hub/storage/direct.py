@@ -86,10 +86,7 @@ class _Compiled:
         )
         columns = compiled._result_columns
         self.row = row_type([column[0] for column in columns])
-        processors = [
-            column[3]._cached_result_processor(dialect, server_type(column[3]))
-            for column in columns
-        ]
+        processors = [result_processor(column[3], dialect) for column in columns]
         # Only the columns that have a result processor are touched per row.
         self.processed: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
             (i, p) for i, p in enumerate(processors) if p is not None
@@ -134,7 +131,7 @@ class _Compiled:
 _NUMERIC, _REAL, _DOUBLE = 1700, 700, 701
 
 
-def server_type(type_: Any) -> int | None:
+def _server_type(type_: Any) -> int | None:
     """The OID PostgreSQL reports for a column of `type_` where the dialect's result
     processor depends on it (numbers: the asyncpg dialect converts between Decimal and
     float by what the server sent, which SQLAlchemy reads from the cursor); None elsewhere.
@@ -144,6 +141,14 @@ def server_type(type_: Any) -> int | None:
     if isinstance(type_, sqltypes.Numeric):
         return _NUMERIC
     return None
+
+
+def result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy does to a column of `type_` read from this dialect's driver."""
+    processor: Callable[[Any], Any] | None = type_._cached_result_processor(
+        dialect, _server_type(type_)
+    )
+    return processor
 
 
 # Called with the SQL of every statement run here (which SQLAlchemy's events do not see):

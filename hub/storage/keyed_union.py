@@ -36,7 +36,7 @@ from sqlalchemy.sql import FromClause
 from sqlalchemy.sql.sqltypes import NullType
 
 from hub.storage.base import UtcDateTime
-from hub.storage.direct import fetch_rows, row_type, server_type
+from hub.storage.direct import fetch_rows, result_processor, row_type
 from hub.storage.keys import among_param
 
 
@@ -156,7 +156,7 @@ def _splitter(
     processors = [
         (i, processor)
         for i, type_ in enumerate(types)
-        if (processor := type_._cached_result_processor(dialect, server_type(type_))) is not None
+        if (processor := result_processor(type_, dialect)) is not None
     ]
     if not processors:
         return lambda row: make(pick(row))
