@@ -9,6 +9,7 @@ restart). The right secret from elsewhere still passes: nobody locks a client ou
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 import time
@@ -17,8 +18,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from hub.auth.runtime import ADDRESS_FAILURES, CLIENT_FAILURES
+from hub.storage.models import LoginFailures
+from hub.storage.session import create_engine
 from tests.e2e.conftest import (
     LiveHub,
     district_code,
@@ -52,6 +56,25 @@ def _until(check: Callable[[], bool], *, within: float) -> float:
         assert waited < within, f"not shared after {waited:.1f} s"
         time.sleep(0.1)
     return time.perf_counter() - started
+
+
+def _stored_failures(hub: LiveHub, client_id: str, address: str) -> int:
+    """The failures of one (client id, address) every server has written so far."""
+
+    async def read() -> int:
+        engine = create_engine(hub.database_url)
+        try:
+            async with engine.connect() as connection:
+                found = await connection.scalar(
+                    select(LoginFailures.failures).where(
+                        LoginFailures.key == f"pair:{client_id}|{address}"
+                    )
+                )
+            return int(found or 0)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
 
 
 @contextlib.contextmanager
@@ -93,10 +116,16 @@ def test_a_throttle_reached_through_one_server_is_enforced_by_another(tmp_path: 
                 _login(other, client.client_id, client.client_secret, address=address) == 429
             )
 
-        waited = max(
-            _until(refused("127.0.0.3"), within=SHARED_WITHIN + SLACK),
-            _until(refused("127.0.0.4"), within=SHARED_WITHIN + SLACK),
-        )
+        waited = _until(refused("127.0.0.3"), within=SHARED_WITHIN + SLACK)
+
+        # A success clears its own (client, address) count: probed with the right secret
+        # while the first server's five failures were only partly written, the other
+        # server would rightly let it in and clear them. So the probe waits for all five.
+        def written() -> bool:
+            return _stored_failures(one, client.client_id, "127.0.0.4") >= PAIR_FAILURES
+
+        waited = max(waited, _until(written, within=SHARED_WITHIN + SLACK))
+        waited = max(waited, _until(refused("127.0.0.4"), within=SHARED_WITHIN + SLACK))
         print(f"\nshared after {waited:.2f} s")
         # The client itself is not locked out: its right secret from its own address passes.
         assert _login(other, client.client_id, client.client_secret, address="127.0.0.1") == 200

@@ -168,11 +168,17 @@ class FailureThrottle:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(self.sync_seconds)
-        try:
-            await self.flush()
-        except Exception as error:  # written at the next refresh or flush
-            logger.warning("login throttle %s not written: %r", self.name, error)
+        """Flush a sync interval after the first unwritten count, and again while counts
+        arrived during a flush (they did not schedule one: this one was under way)."""
+        while True:
+            await asyncio.sleep(self.sync_seconds)
+            try:
+                await self.flush()
+            except Exception as error:  # written at the next refresh or flush
+                logger.warning("login throttle %s not written: %r", self.name, error)
+                return
+            if not any(window.pending or window.cleared for window in self._windows.values()):
+                return
 
     async def _sync(self, key: tuple[str, str], window: _Window) -> None:
         """Write this process's failures (or success) for `key`, read everybody's back."""

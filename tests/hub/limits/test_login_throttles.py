@@ -3,6 +3,8 @@ written behind, read back when a copy is a sync interval old, kept across restar
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -97,3 +99,38 @@ async def test_the_counts_survive_a_restart_and_windows_long_over_are_forgotten(
     assert refused == 60
     assert after.retry_after(KEY) == 0
     assert rows == []
+
+
+async def _stored_failures(engine: AsyncEngine, key: tuple[str, str]) -> int:
+    stored = f"pair:{key[0]}|{key[1]}"
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            select(LoginFailures.failures).where(LoginFailures.key == stored)
+        )
+    return int(found or 0)
+
+
+async def test_a_failure_counted_while_the_counts_are_being_written_is_written_too(
+    engine: AsyncEngine,
+) -> None:
+    clock = Clock()
+    first = FailureThrottle(
+        max_failures=3, window_seconds=60, clock=clock, engine=engine, sync_seconds=0.01
+    )
+    keys = [(f"gh_client_{n}", "192.0.2.7") for n in range(100)]
+    for key in keys:
+        first.failed(key)  # one scheduled write for all of them, a statement per key
+    while not await _stored_failures(engine, keys[0]):  # the write is under way
+        await asyncio.sleep(0.001)
+    first.failed(keys[0])
+    first.failed(keys[0])
+
+    written = 0
+    for _ in range(200):  # within a few sync intervals
+        written = await _stored_failures(engine, keys[0])
+        if written == 3:
+            break
+        await asyncio.sleep(0.01)
+    await first.close()
+
+    assert written == 3
