@@ -120,10 +120,12 @@ def _union(
             values.append(type_coerce(value, NullType()).label(f"s{n}"))
         param = "keys" if shared else f"keys_{i}"
         branches.append(select(*values).where(among_param(dialect.name, table.c[keyed.key], param)))
-    # Ordered outside the union, by columns not sent back (the order is all they are for).
+    # Ordered outside the union, by columns not sent back (the order is all they are for):
+    # only a key's own rows need an order (they are split off by key), so not by the key,
+    # whose text comparisons were an eighth of a page's record reads.
     union = union_all(*branches).subquery("keyed")
     statement = select(*(c for c in union.c if c.key not in {_UPDATED, _ID})).order_by(
-        union.c[_KEY], union.c[_UPDATED].desc(), union.c[_ID]
+        union.c[_UPDATED].desc(), union.c[_ID]
     )
     position = {slot: _LEADING + n for n, slot in enumerate(slots)}
     split = tuple(

@@ -31,7 +31,7 @@ def enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 # PostgreSQL settings of the server's connections (see create_engine).
-SERVER_SETTINGS = {"max_parallel_workers_per_gather": "0"}
+SERVER_SETTINGS = {"max_parallel_workers_per_gather": "0", "random_page_cost": "1.1"}
 
 
 def create_engine(
@@ -49,6 +49,11 @@ def create_engine(
     statement (hub/storage/keyed_union.py) looked costly enough to the planner to start two
     workers per page, which took 20 ms of PostgreSQL's time where the same reads in one
     process take 8 (and on a small machine the workers take the cores the hub runs on).
+    They also price a random page read as cached or SSD data costs it (1.1, not the
+    spinning-disk 4): a read by key's plan is kept generic after five runs, and a generic
+    `key = ANY($1)` cannot hash the array, so at the default the planner scanned small
+    tables whole, comparing each row with every key (a page's record reads: 2.7 ms of
+    PostgreSQL time with two such scans, 1.6 ms with index reads throughout).
     """
     url = make_url(database_url)
     kwargs: dict[str, Any] = {"echo": echo}

@@ -294,21 +294,22 @@ async def test_an_unfiltered_page_reads_what_the_page_query_reads(
     assert len(everyone) == 12
 
 
-async def test_the_servers_connections_plan_no_parallel_workers(
+async def test_the_servers_connections_plan_without_parallel_workers_or_disk_page_costs(
     database_url: str, is_postgres: bool
 ) -> None:
-    """A serving engine (given its pool size); a command's engine keeps the server's default."""
+    """A serving engine (given its pool size); a command's engine keeps the server's defaults."""
     if not is_postgres:
-        pytest.skip("a PostgreSQL setting")
+        pytest.skip("PostgreSQL settings")
     served, command = create_engine(database_url, pool_size=2), create_engine(database_url)
     try:
-        assert await _parallel_workers(served) == "0"
-        assert await _parallel_workers(command) != "0"  # PostgreSQL's default, 2
+        assert await _setting(served, "max_parallel_workers_per_gather") == "0"
+        assert await _setting(served, "random_page_cost") == "1.1"
+        assert await _setting(command, "max_parallel_workers_per_gather") != "0"  # default 2
     finally:
         await served.dispose()
         await command.dispose()
 
 
-async def _parallel_workers(engine: AsyncEngine) -> str:
+async def _setting(engine: AsyncEngine, name: str) -> str:
     async with engine.connect() as connection:
-        return str(await connection.scalar(text("SHOW max_parallel_workers_per_gather")))
+        return str(await connection.scalar(text(f"SHOW {name}")))

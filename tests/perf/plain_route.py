@@ -48,6 +48,7 @@ from hub.crypto.columns import ID_NUMBER, PHONE
 from hub.crypto.ring import KeyRing
 from hub.identity import IdNumberError, mask_id_number, normalize_id_number
 from hub.storage.grids import path_upper_bound
+from hub.storage.session import SERVER_SETTINGS
 from tests.perf.bench_numbers import key_ring
 
 RESIDENT_COLUMNS = (
@@ -101,8 +102,8 @@ Read = tuple[str, str, tuple[tuple[str, str], ...], bool, int]
 def _union(reads: tuple[Read, ...]) -> tuple[str, tuple[tuple[int, ...], ...]]:
     """Keyed reads as one statement, as the hub's loaders run a level's reads
     (hub/storage/keyed_union.py): each read's columns in slots of their own, NULL in the
-    other branches, tagged with the branch, its key second, ordered outside the union by
-    columns not sent back. Also, per branch, the positions of its columns in a row."""
+    other branches, tagged with the branch, its key second, a key's rows ordered outside the
+    union by columns not sent back. Also, per branch, the positions of its columns in a row."""
     slots = [(i, column, type_) for i, read in enumerate(reads) for column, type_ in read[2]]
     branches = []
     for i, (table, key, _columns, newest_first, parameter) in enumerate(reads):
@@ -122,7 +123,7 @@ def _union(reads: tuple[Read, ...]) -> tuple[str, tuple[tuple[int, ...], ...]]:
     sent = ", ".join(f"s{n}" for n in range(len(slots)))
     sql = (
         f"SELECT part, k, {sent} FROM ({' UNION ALL '.join(branches)}) AS keyed "
-        "ORDER BY k, o_updated_at DESC, o_id"
+        "ORDER BY o_updated_at DESC, o_id"
     )
     positions = tuple(
         tuple(2 + n for n, (owner, _c, _t) in enumerate(slots) if owner == i)
@@ -295,11 +296,8 @@ def create_app() -> Starlette:
             min_size=size,
             max_size=size,
             reset=_keep,
-            # As the hub's server connections (hub/storage/session.py), and custom plans.
-            server_settings={
-                "plan_cache_mode": "force_custom_plan",
-                "max_parallel_workers_per_gather": "0",
-            },
+            # As the hub's server connections, and custom plans.
+            server_settings={"plan_cache_mode": "force_custom_plan", **SERVER_SETTINGS},
         )
         database_url = make_url(dsn).set(drivername="postgresql+asyncpg")
         ring = await key_ring(database_url.render_as_string(hide_password=False), field_key)
